@@ -91,3 +91,35 @@ impl Kit {
         .collect()
     }
 }
+
+impl Kit {
+    /// A user with `role`, written straight to the table (no PIN hashing).
+    pub fn user(&mut self, name: &str, role: pos_domain::Role) -> Actor {
+        let name = Name::parse("name", name).unwrap();
+        self.store
+            .write(|tx| {
+                crate::users::insert_user(
+                    tx,
+                    pos_domain::UserId::new(),
+                    &name,
+                    role,
+                    "not-a-hash".into(),
+                )
+            })
+            .unwrap()
+    }
+
+    /// A credit customer with `limit_minor`, written straight to the table.
+    pub fn customer(&mut self, name: &str, limit_minor: i64) -> pos_domain::CustomerId {
+        let id = pos_domain::CustomerId::new();
+        self.store
+            .conn()
+            .execute(
+                "INSERT INTO customers (id, name, credit_limit_minor, currency, created_at, hlc)
+                 VALUES (?1, ?2, ?3, 'KES', 0, '0000000000000-00000000-0000000000000000')",
+                rusqlite::params![id.to_string(), name, limit_minor],
+            )
+            .unwrap();
+        id
+    }
+}
