@@ -103,23 +103,6 @@ impl Sku {
         })
         .map(|s| Sku(s.to_ascii_uppercase()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Sku {
-    type Error = DomainError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Sku::parse(&s)
-    }
-}
-
-impl From<Sku> for String {
-    fn from(s: Sku) -> String {
-        s.0
-    }
 }
 
 /// A barcode as a scanner types it: 1–48 letters, digits or `-`.
@@ -135,38 +118,9 @@ impl Barcode {
         })
         .map(Barcode)
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for Barcode {
-    type Error = DomainError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Barcode::parse(&s)
-    }
-}
-
-impl From<Barcode> for String {
-    fn from(b: Barcode) -> String {
-        b.0
-    }
-}
-
-impl std::str::FromStr for Sku {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Sku::parse(s)
-    }
-}
-
-impl std::str::FromStr for Barcode {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Barcode::parse(s)
-    }
-}
+validated_text!(Sku, Barcode);
 
 #[cfg(test)]
 mod tests {

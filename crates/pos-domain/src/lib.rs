@@ -19,6 +19,46 @@
 //! - [`stock`]: kinds of stock movement.
 //! - [`clock`] and [`calendar`]: injected time, and business days in a branch's time zone.
 
+/// Implements the conversions of a validated text newtype `T(String)` whose
+/// `T::parse(&str)` validates: `TryFrom<String>` and `FromStr` (both validate,
+/// so serde and `str::parse` can never build a bad value), `From<T> for String`,
+/// `Display` and `as_str`.
+macro_rules! validated_text {
+    ($($t:ident),* $(,)?) => {$(
+        impl TryFrom<String> for $t {
+            type Error = $crate::DomainError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                $t::parse(&s)
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = $crate::DomainError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $t::parse(s)
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.0
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl $t {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    )*};
+}
+
 pub mod calendar;
 pub mod cart;
 pub mod catalog;

@@ -154,29 +154,6 @@ impl PhoneNumber {
         }
         Ok(PhoneNumber(format!("+{e164}")))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for PhoneNumber {
-    type Error = DomainError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        PhoneNumber::parse(&s)
-    }
-}
-
-impl From<PhoneNumber> for String {
-    fn from(p: PhoneNumber) -> String {
-        p.0
-    }
-}
-
-impl fmt::Display for PhoneNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 impl std::str::FromStr for Role {
@@ -186,12 +163,7 @@ impl std::str::FromStr for Role {
     }
 }
 
-impl std::str::FromStr for PhoneNumber {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PhoneNumber::parse(s)
-    }
-}
+validated_text!(PhoneNumber);
 
 #[cfg(test)]
 mod tests {

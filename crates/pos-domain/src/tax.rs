@@ -6,8 +6,6 @@
 //! Tax is computed per sale line on the line's amount after discounts and
 //! rounded once with [`crate::money::div_round`].
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::{DomainError, Money};
@@ -68,29 +66,6 @@ impl TaxCode {
             });
         }
         Ok(TaxCode(t))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for TaxCode {
-    type Error = DomainError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        TaxCode::parse(&s)
-    }
-}
-
-impl From<TaxCode> for String {
-    fn from(c: TaxCode) -> String {
-        c.0
-    }
-}
-
-impl fmt::Display for TaxCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -173,19 +148,14 @@ impl TaxTable {
     }
 }
 
-impl std::str::FromStr for TaxCode {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TaxCode::parse(s)
-    }
-}
-
 impl std::str::FromStr for TaxMode {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         TaxMode::parse(s)
     }
 }
+
+validated_text!(TaxCode);
 
 #[cfg(test)]
 mod tests {

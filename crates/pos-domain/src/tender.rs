@@ -73,23 +73,6 @@ impl MpesaCode {
             Err(DomainError::BadMpesaCode(text.to_string()))
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for MpesaCode {
-    type Error = DomainError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        MpesaCode::parse(&s)
-    }
-}
-
-impl From<MpesaCode> for String {
-    fn from(c: MpesaCode) -> String {
-        c.0
-    }
 }
 
 /// What the customer hands over.
@@ -250,6 +233,8 @@ pub fn settle(total: Money, tenders: &[Tender]) -> Result<Settlement, DomainErro
     payments.retain(|p| p.amount.is_positive());
     Ok(Settlement { payments, change })
 }
+
+validated_text!(MpesaCode);
 
 #[cfg(test)]
 mod tests {

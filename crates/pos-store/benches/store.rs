@@ -14,7 +14,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pos_domain::{Currency, Discount, Money, Name, Pin, ProductId, Quantity, SaleId, SystemClock, Tender};
+use pos_domain::{
+    Currency, Discount, Money, Name, Pin, ProductId, Quantity, SaleId, SystemClock, Tender,
+};
 use pos_store::sales::{Checkout, CheckoutLine};
 use pos_store::{Actor, Durability, Store};
 use rusqlite::params;
@@ -32,7 +34,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: usize) -> usize {
@@ -41,24 +46,123 @@ impl Lcg {
 }
 
 const BRANDS: &[&str] = &[
-    "Tusker", "Kabras", "Mumias", "Pembe", "Jogoo", "Ketepa", "Brookside", "Daima", "Kimbo", "Elianto",
-    "Menengai", "Sunlight", "Omo", "Geisha", "Colgate", "Softcare", "Kasuku", "Highlands", "Delmonte",
-    "Dormans", "Weetabix", "Blue Band", "Festive", "Supaloaf", "Royco", "Fresha", "Ariel", "Axion",
-    "Nescafe", "Safari", "Dasani", "Keringet", "Minute Maid", "Afia", "Coca-Cola", "Fanta", "Sprite",
-    "Stoney", "Krest", "Novida", "Nuvita", "Manji", "Bakers", "Cadbury", "Tropical", "Orbit", "PK",
+    "Tusker",
+    "Kabras",
+    "Mumias",
+    "Pembe",
+    "Jogoo",
+    "Ketepa",
+    "Brookside",
+    "Daima",
+    "Kimbo",
+    "Elianto",
+    "Menengai",
+    "Sunlight",
+    "Omo",
+    "Geisha",
+    "Colgate",
+    "Softcare",
+    "Kasuku",
+    "Highlands",
+    "Delmonte",
+    "Dormans",
+    "Weetabix",
+    "Blue Band",
+    "Festive",
+    "Supaloaf",
+    "Royco",
+    "Fresha",
+    "Ariel",
+    "Axion",
+    "Nescafe",
+    "Safari",
+    "Dasani",
+    "Keringet",
+    "Minute Maid",
+    "Afia",
+    "Coca-Cola",
+    "Fanta",
+    "Sprite",
+    "Stoney",
+    "Krest",
+    "Novida",
+    "Nuvita",
+    "Manji",
+    "Bakers",
+    "Cadbury",
+    "Tropical",
+    "Orbit",
+    "PK",
 ];
 const ITEMS: &[&str] = &[
-    "Sugar", "Maize Flour", "Wheat Flour", "Cooking Oil", "Tea Leaves", "Milk", "Yoghurt", "Butter",
-    "Bread", "Soap", "Detergent", "Toothpaste", "Rice", "Salt", "Juice", "Water", "Soda", "Biscuits",
-    "Chocolate", "Coffee", "Cereal", "Margarine", "Spice Mix", "Lager", "Tissue", "Candles", "Matches",
-    "Sweets", "Chewing Gum", "Beans", "Lentils", "Spaghetti", "Noodles", "Jam", "Honey", "Peanut Butter",
+    "Sugar",
+    "Maize Flour",
+    "Wheat Flour",
+    "Cooking Oil",
+    "Tea Leaves",
+    "Milk",
+    "Yoghurt",
+    "Butter",
+    "Bread",
+    "Soap",
+    "Detergent",
+    "Toothpaste",
+    "Rice",
+    "Salt",
+    "Juice",
+    "Water",
+    "Soda",
+    "Biscuits",
+    "Chocolate",
+    "Coffee",
+    "Cereal",
+    "Margarine",
+    "Spice Mix",
+    "Lager",
+    "Tissue",
+    "Candles",
+    "Matches",
+    "Sweets",
+    "Chewing Gum",
+    "Beans",
+    "Lentils",
+    "Spaghetti",
+    "Noodles",
+    "Jam",
+    "Honey",
+    "Peanut Butter",
 ];
-const SIZES: &[&str] = &["100g", "250g", "500g", "1kg", "2kg", "5kg", "300ml", "500ml", "1l", "2l", "Pack of 6", "Single"];
+const SIZES: &[&str] = &[
+    "100g",
+    "250g",
+    "500g",
+    "1kg",
+    "2kg",
+    "5kg",
+    "300ml",
+    "500ml",
+    "1l",
+    "2l",
+    "Pack of 6",
+    "Single",
+];
 
 fn scale() -> Scale {
     match std::env::var("WHIZ_BENCH_SCALE").as_deref() {
-        Ok("smoke") => Scale { products: 2_000, sales: 20_000, checkouts: 200, lookups: 2_000, searches: 300 },
-        _ => Scale { products: 100_000, sales: 1_000_000, checkouts: 2_000, lookups: 20_000, searches: 2_000 },
+        Ok("smoke") => Scale {
+            products: 2_000,
+            sales: 20_000,
+            checkouts: 200,
+            lookups: 2_000,
+            searches: 300,
+        },
+        _ => Scale {
+            products: 100_000,
+            sales: 1_000_000,
+            checkouts: 2_000,
+            lookups: 20_000,
+            searches: 2_000,
+        },
     }
 }
 
@@ -66,7 +170,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scale = scale();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.sqlite3");
-    println!("WHIZ POS store benchmark: {} products, {} past sales", scale.products, scale.sales);
+    println!(
+        "WHIZ POS store benchmark: {} products, {} past sales",
+        scale.products, scale.sales
+    );
 
     let started = Instant::now();
     let (owner, ids) = fill(&path, &scale)?;
@@ -79,8 +186,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report("checkout, 5-line cash sale", &checkout, 2_000);
         let bare = bench_bare_insert(&path, durability, scale.checkouts)?;
         report("bare transaction, same number of rows", &bare, 0);
-        let ratio = percentile(&checkout, 50).as_nanos() * 100 / percentile(&bare, 50).as_nanos().max(1);
-        println!("  checkout / bare insert (p50): {}.{:02}x   target <= 3x", ratio / 100, ratio % 100);
+        let ratio =
+            percentile(&checkout, 50).as_nanos() * 100 / percentile(&bare, 50).as_nanos().max(1);
+        println!(
+            "  checkout / bare insert (p50): {}.{:02}x   target <= 3x",
+            ratio / 100,
+            ratio % 100
+        );
         drop(store);
     }
 
@@ -100,7 +212,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut searches = Vec::with_capacity(scale.searches);
     let mut hits = 0usize;
     for i in 0..scale.searches {
-        let word = if i % 2 == 0 { BRANDS[rng.below(BRANDS.len())] } else { ITEMS[rng.below(ITEMS.len())] };
+        let word = if i % 2 == 0 {
+            BRANDS[rng.below(BRANDS.len())]
+        } else {
+            ITEMS[rng.below(ITEMS.len())]
+        };
         let prefix: String = word.chars().take(3).collect();
         let t = Instant::now();
         let found = store.search_products(&prefix, 50)?;
@@ -108,7 +224,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         hits += found.len();
     }
     report("name search, 3-letter prefix, top 50", &searches, 10_000);
-    println!("  (average {} results per search)", hits / scale.searches.max(1));
+    println!(
+        "  (average {} results per search)",
+        hits / scale.searches.max(1)
+    );
     Ok(())
 }
 
@@ -139,7 +258,13 @@ fn fill(path: &Path, scale: &Scale) -> Result<(Actor, Vec<ProductId>), Box<dyn s
                 ITEMS[rng.below(ITEMS.len())],
                 SIZES[rng.below(SIZES.len())]
             );
-            stmt.execute(params![id.to_string(), name, format!("SKU{i}"), barcode(i), 1000 + rng.below(500_000) as i64])?;
+            stmt.execute(params![
+                id.to_string(),
+                name,
+                format!("SKU{i}"),
+                barcode(i),
+                1000 + rng.below(500_000) as i64
+            ])?;
             ids.push(id);
         }
     }
@@ -178,10 +303,14 @@ fn fill(path: &Path, scale: &Scale) -> Result<(Actor, Vec<ProductId>), Box<dyn s
                 n += 1;
                 let id = SaleId::new().to_string();
                 let at = start + (n as i64 * 365 * day_ms) / scale.sales as i64;
-                let day = identity.time_zone.business_day(pos_domain::Timestamp::from_millis(at)).to_string();
+                let day = identity
+                    .time_zone
+                    .business_day(pos_domain::Timestamp::from_millis(at))
+                    .to_string();
                 let lines = 1 + rng.below(5);
-                let prices: Vec<(usize, i64)> =
-                    (0..lines).map(|_| (rng.below(ids.len()), 1000 + rng.below(100_000) as i64)).collect();
+                let prices: Vec<(usize, i64)> = (0..lines)
+                    .map(|_| (rng.below(ids.len()), 1000 + rng.below(100_000) as i64))
+                    .collect();
                 let total: i64 = prices.iter().map(|(_, p)| p).sum();
                 sale.execute(params![
                     id,
@@ -195,7 +324,13 @@ fn fill(path: &Path, scale: &Scale) -> Result<(Actor, Vec<ProductId>), Box<dyn s
                     day
                 ])?;
                 for (no, (p, price)) in prices.iter().enumerate() {
-                    line.execute(params![id, no + 1, ids[*p].to_string(), price, price * 16 / 116])?;
+                    line.execute(params![
+                        id,
+                        no + 1,
+                        ids[*p].to_string(),
+                        price,
+                        price * 16 / 116
+                    ])?;
                     mv.execute(params![
                         pos_domain::MovementId::new().to_string(),
                         ids[*p].to_string(),
@@ -234,7 +369,9 @@ fn bench_checkout(
             sale_id: SaleId::new(),
             lines,
             discount: Discount::None,
-            tenders: vec![Tender::Cash { tendered: Money::from_minor(100_000_000, Currency::KES)? }],
+            tenders: vec![Tender::Cash {
+                tendered: Money::from_minor(100_000_000, Currency::KES)?,
+            }],
             customer_id: None,
         };
         let t = Instant::now();
@@ -248,18 +385,37 @@ fn bench_checkout(
 
 /// The floor: one transaction inserting as many rows as a 5-line checkout
 /// writes (sale, 5 lines, 1 payment, 5 movements, 1 outbox op = 13 rows).
-fn bench_bare_insert(path: &Path, durability: Durability, n: usize) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
+fn bench_bare_insert(
+    path: &Path,
+    durability: Durability,
+    n: usize,
+) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
     let conn = rusqlite::Connection::open(path)?;
-    conn.pragma_update(None, "synchronous", if durability == Durability::PowerSafe { "FULL" } else { "NORMAL" })?;
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS bench_bare (id TEXT PRIMARY KEY, a INTEGER, b TEXT)")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if durability == Durability::PowerSafe {
+            "FULL"
+        } else {
+            "NORMAL"
+        },
+    )?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS bench_bare (id TEXT PRIMARY KEY, a INTEGER, b TEXT)",
+    )?;
     let mut times = Vec::with_capacity(n);
     for i in 0..n + 50 {
         let t = Instant::now();
         conn.execute_batch("BEGIN IMMEDIATE")?;
         {
-            let mut stmt = conn.prepare_cached("INSERT INTO bench_bare (id, a, b) VALUES (?1, ?2, ?3)")?;
+            let mut stmt =
+                conn.prepare_cached("INSERT INTO bench_bare (id, a, b) VALUES (?1, ?2, ?3)")?;
             for j in 0..13 {
-                stmt.execute(params![SaleId::new().to_string(), j, "payload of a typical row, about this long"])?;
+                stmt.execute(params![
+                    SaleId::new().to_string(),
+                    j,
+                    "payload of a typical row, about this long"
+                ])?;
             }
         }
         conn.execute_batch("COMMIT")?;
@@ -280,6 +436,13 @@ fn percentile(sorted_or_not: &[Duration], p: usize) -> Duration {
 fn report(what: &str, times: &[Duration], target_p99_us: u128) {
     let p50 = percentile(times, 50).as_micros();
     let p99 = percentile(times, 99).as_micros();
-    let target = if target_p99_us > 0 { format!("   target p99 <= {target_p99_us} us") } else { String::new() };
-    println!("  {what:<40} n={:<6} p50 {p50:>6} us   p99 {p99:>6} us{target}", times.len());
+    let target = if target_p99_us > 0 {
+        format!("   target p99 <= {target_p99_us} us")
+    } else {
+        String::new()
+    };
+    println!(
+        "  {what:<40} n={:<6} p50 {p50:>6} us   p99 {p99:>6} us{target}",
+        times.len()
+    );
 }
