@@ -62,3 +62,19 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error, column: &str) -> bool {
         _ => false,
     }
 }
+
+/// Reads a text column through a `parse` that returns `None` for unknown values.
+pub(crate) fn col_enum<T>(
+    r: &rusqlite::Row<'_>,
+    idx: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("unknown value '{text}'").into(),
+        )
+    })
+}

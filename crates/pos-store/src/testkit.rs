@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use pos_domain::{Currency, ManualClock, Money, Name, Pin, Sku, TaxCode, Timestamp};
+use pos_domain::{Currency, ManualClock, Money, Name, Pin, Role, Sku, TaxCode, Timestamp, UserId};
+use sync_protocol::OpBody;
 
 use crate::catalog::{NewProduct, Product};
 use crate::{Actor, Store};
@@ -89,6 +90,40 @@ impl Kit {
         .iter()
         .map(|t| (t.to_string(), self.count(t)))
         .collect()
+    }
+
+    /// A user with `role` to act as in tests. Their PIN hash is a placeholder,
+    /// so they cannot log in (hashing a real PIN is slow).
+    pub fn user(&mut self, name: &str, role: Role) -> Actor {
+        let name = Name::parse("name", name).unwrap();
+        self.store
+            .write(|tx| {
+                crate::users::insert_user(tx, UserId::new(), &name, role, "test-only".into())
+            })
+            .expect("user")
+    }
+
+    pub fn cashier(&mut self) -> Actor {
+        self.user("Otieno", Role::Cashier)
+    }
+
+    pub fn manager(&mut self) -> Actor {
+        self.user("Akinyi", Role::Manager)
+    }
+
+    /// The bodies of the ops waiting in the outbox, oldest first.
+    pub fn ops(&self) -> Vec<OpBody> {
+        self.store
+            .outbox_pending(10_000)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.op.body)
+            .collect()
+    }
+
+    /// The newest op in the outbox.
+    pub fn last_op(&self) -> OpBody {
+        self.ops().pop().expect("an op in the outbox")
     }
 }
 
