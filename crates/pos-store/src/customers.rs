@@ -131,7 +131,7 @@ fn find_customer(conn: &Connection, id: CustomerId) -> Result<Option<Customer>> 
 }
 
 /// A customer who exists and is not deleted, or why not.
-fn live_customer(conn: &Connection, id: CustomerId) -> Result<Customer> {
+pub(crate) fn live_customer(conn: &Connection, id: CustomerId) -> Result<Customer> {
     let c = find_customer(conn, id)?.ok_or_else(|| StoreError::NotFound {
         what: "customer",
         id: id.to_string(),
@@ -601,7 +601,7 @@ pub(crate) fn check_mpesa_code_unused(conn: &Connection, code: &str) -> Result<(
     if let Some(receipt) = sale {
         return Err(StoreError::MpesaCodeUsed {
             code: code.to_string(),
-            receipt,
+            used_for: format!("receipt {receipt}"),
         });
     }
     let account: Option<String> = conn
@@ -614,7 +614,7 @@ pub(crate) fn check_mpesa_code_unused(conn: &Connection, code: &str) -> Result<(
     if let Some(name) = account {
         return Err(StoreError::MpesaCodeUsed {
             code: code.to_string(),
-            receipt: format!("a payment on {name}'s account"),
+            used_for: format!("a payment on {name}'s account"),
         });
     }
     Ok(())
@@ -1514,9 +1514,9 @@ mod tests {
             )
             .unwrap_err();
         match err {
-            StoreError::MpesaCodeUsed { code, receipt } => {
+            StoreError::MpesaCodeUsed { code, used_for } => {
                 assert_eq!(code, "QJK3H5TRD2");
-                assert!(receipt.contains("Atieno"), "{receipt}");
+                assert!(used_for.contains("Atieno"), "{used_for}");
             }
             e => panic!("{e:?}"),
         }
@@ -1532,7 +1532,7 @@ mod tests {
             )
             .unwrap_err();
         assert!(
-            matches!(&err, StoreError::MpesaCodeUsed { receipt, .. } if receipt == "MAIN-T1-000007"),
+            matches!(&err, StoreError::MpesaCodeUsed { used_for, .. } if used_for == "receipt MAIN-T1-000007"),
             "{err:?}"
         );
         // No code, a bad code.

@@ -32,9 +32,9 @@ pub enum StoreError {
     DuplicateCategory(String),
 
     #[error(
-        "M-Pesa code {code} was already used to pay receipt {receipt}; check the code on the customer's message"
+        "M-Pesa code {code} was already used for {used_for}; check the code on the customer's message"
     )]
-    MpesaCodeUsed { code: String, receipt: String },
+    MpesaCodeUsed { code: String, used_for: String },
 
     #[error("wrong PIN; {attempts_left} attempts left before this user is locked")]
     WrongPin { attempts_left: u32 },

@@ -24,8 +24,8 @@ use sync_protocol::{
 };
 
 use crate::catalog::find_product;
-use crate::customers::{check_credit, insert_ledger_entry};
-use crate::sql::{col_money, col_parse, col_parse_opt};
+use crate::customers::{check_credit, check_mpesa_code_unused, insert_ledger_entry, live_customer};
+use crate::sql::{col_enum, col_money, col_money_opt, col_parse, col_parse_opt};
 use crate::stock::insert_movement;
 use crate::{Actor, Result, Store, StoreError, Tx};
 
@@ -152,7 +152,7 @@ impl Store {
             Ok(SaleSummary {
                 id: col_parse(r, 0)?,
                 receipt_no: r.get(1)?,
-                kind: parse_kind(r, 2)?,
+                kind: col_enum(r, 2, SaleKind::parse)?,
                 total: col_money(r, 3, currency)?,
                 cashier_id: col_parse(r, 5)?,
                 created_at: Timestamp::from_millis(r.get(6)?),
@@ -231,11 +231,20 @@ fn record_checkout(tx: &mut Tx<'_>, actor: &Actor, co: &Checkout) -> Result<Sale
         }
         check_credit(tx, credit_customer, amount)?;
     } else if let Some(c) = customer_id {
-        check_credit(tx, c, Money::zero(currency))?;
+        // A customer on a sale paid otherwise only has to exist: their limit
+        // does not matter.
+        live_customer(tx, c)?;
     }
+    let mut codes: Vec<&str> = Vec::new();
     for p in &settlement.payments {
-        if p.method == PaymentMethod::Mpesa {
-            check_mpesa_unused(tx, p.reference.as_deref().unwrap_or_default())?;
+        if let (PaymentMethod::Mpesa, Some(code)) = (p.method, p.reference.as_deref()) {
+            if codes.contains(&code) {
+                return Err(StoreError::Invalid(format!(
+                    "M-Pesa code {code} is entered twice; each M-Pesa payment has its own code"
+                )));
+            }
+            codes.push(code);
+            check_mpesa_code_unused(tx, code)?;
         }
     }
 
@@ -342,23 +351,6 @@ fn record_checkout(tx: &mut Tx<'_>, actor: &Actor, co: &Checkout) -> Result<Sale
     insert_sale(tx, &record)?;
     tx.enqueue(OpBody::SaleRecorded(record.clone()))?;
     Ok(record)
-}
-
-fn check_mpesa_unused(conn: &Connection, code: &str) -> Result<()> {
-    let used: Option<String> = conn
-        .prepare_cached(
-            "SELECT s.receipt_no FROM payments p JOIN sales s ON s.id = p.sale_id
-             WHERE p.method = 'mpesa' AND p.amount_minor > 0 AND p.reference = ?1",
-        )?
-        .query_row([code], |r| r.get(0))
-        .optional()?;
-    match used {
-        Some(receipt) => Err(StoreError::MpesaCodeUsed {
-            code: code.to_string(),
-            receipt,
-        }),
-        None => Ok(()),
-    }
 }
 
 /// The sale a void or refund is against, checked to be a sale.
@@ -733,17 +725,6 @@ pub(crate) fn insert_sale(tx: &Tx<'_>, s: &SaleRecord) -> Result<()> {
     Ok(())
 }
 
-fn parse_kind(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<SaleKind> {
-    let k: String = r.get(idx)?;
-    SaleKind::parse(&k).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            rusqlite::types::Type::Text,
-            format!("sale kind '{k}'").into(),
-        )
-    })
-}
-
 /// Reads a whole sale record back.
 pub(crate) fn load_sale(conn: &Connection, id: SaleId) -> Result<Option<SaleRecord>> {
     let key = id.to_string();
@@ -759,7 +740,7 @@ pub(crate) fn load_sale(conn: &Connection, id: SaleId) -> Result<Option<SaleReco
             Ok(SaleRecord {
                 id,
                 receipt_no: r.get(0)?,
-                kind: parse_kind(r, 1)?,
+                kind: col_enum(r, 1, SaleKind::parse)?,
                 original_sale_id: col_parse_opt(r, 2)?,
                 branch_id: col_parse(r, 3)?,
                 device_id: col_parse(r, 4)?,
@@ -817,31 +798,12 @@ pub(crate) fn load_sale(conn: &Connection, id: SaleId) -> Result<Option<SaleReco
              FROM payments WHERE sale_id = ?1 ORDER BY rowid",
         )?
         .query_map([&key], |r| {
-            let method: String = r.get(1)?;
-            let opt_money = |i: usize| -> rusqlite::Result<Option<Money>> {
-                r.get::<_, Option<i64>>(i)?
-                    .map(|v| Money::from_minor(v, cur))
-                    .transpose()
-                    .map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Integer,
-                            e.into(),
-                        )
-                    })
-            };
             Ok(PaymentRecord {
                 id: col_parse(r, 0)?,
-                method: PaymentMethod::parse(&method).ok_or_else(|| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        1,
-                        rusqlite::types::Type::Text,
-                        format!("method '{method}'").into(),
-                    )
-                })?,
+                method: col_enum(r, 1, PaymentMethod::parse)?,
                 amount: col_money(r, 2, cur)?,
-                tendered: opt_money(3)?,
-                change: opt_money(4)?,
+                tendered: col_money_opt(r, 3, cur)?,
+                change: col_money_opt(r, 4, cur)?,
                 reference: r.get(5)?,
                 customer_id: col_parse_opt(r, 6)?,
             })
@@ -853,15 +815,12 @@ pub(crate) fn load_sale(conn: &Connection, id: SaleId) -> Result<Option<SaleReco
              FROM stock_movements WHERE sale_id = ?1 ORDER BY rowid",
         )?
         .query_map([&key], |r| {
-            let kind: String = r.get(4)?;
             Ok(StockMovementRecord {
                 id: col_parse(r, 0)?,
                 product_id: col_parse(r, 1)?,
                 branch_id: col_parse(r, 2)?,
                 device_id: col_parse(r, 3)?,
-                kind: MovementKind::parse(&kind).ok_or_else(|| {
-                    rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, format!("kind '{kind}'").into())
-                })?,
+                kind: col_enum(r, 4, MovementKind::parse)?,
                 quantity: Quantity::from_milli(r.get(5)?),
                 sale_id: Some(id),
                 user_id: col_parse_opt(r, 6)?,
@@ -876,16 +835,13 @@ pub(crate) fn load_sale(conn: &Connection, id: SaleId) -> Result<Option<SaleReco
              FROM customer_ledger WHERE sale_id = ?1",
         )?
         .query_row([&key], |r| {
-            let kind: String = r.get(4)?;
             let method: Option<String> = r.get(6)?;
             Ok(LedgerEntryRecord {
                 id: col_parse(r, 0)?,
                 customer_id: col_parse(r, 1)?,
                 branch_id: col_parse(r, 2)?,
                 device_id: col_parse(r, 3)?,
-                kind: LedgerKind::parse(&kind).ok_or_else(|| {
-                    rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, format!("kind '{kind}'").into())
-                })?,
+                kind: col_enum(r, 4, LedgerKind::parse)?,
                 amount: col_money(r, 5, cur)?,
                 sale_id: Some(id),
                 method: method.as_deref().and_then(PaymentMethod::parse),
@@ -900,6 +856,8 @@ pub(crate) fn load_sale(conn: &Connection, id: SaleId) -> Result<Option<SaleReco
 }
 
 #[cfg(test)]
+// Amounts are written shillings_cents: 80_00 is KES 80.00.
+#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use super::*;
     use crate::testkit::{Kit, kes, kit};
@@ -1056,7 +1014,7 @@ mod tests {
         }];
         let err = kit.store.checkout(&owner, &again).unwrap_err();
         assert!(
-            matches!(err, StoreError::MpesaCodeUsed { ref receipt, .. } if receipt == "MAIN-T1-000001"),
+            matches!(err, StoreError::MpesaCodeUsed { ref used_for, .. } if used_for == "receipt MAIN-T1-000001"),
             "{err}"
         );
         assert_eq!(kit.snapshot(), before);
@@ -1131,7 +1089,8 @@ mod tests {
             .unwrap();
         let owner = kit.owner.clone();
         let code = MpesaCode::parse("ABCDE12345").unwrap();
-        let cases: Vec<(Checkout, fn(&StoreError) -> bool)> = vec![
+        type Case = (Checkout, fn(&StoreError) -> bool);
+        let cases: Vec<Case> = vec![
             (cash(vec![], 100), |e| {
                 matches!(e, StoreError::Rule(DomainError::EmptyCart))
             }),
@@ -1207,6 +1166,56 @@ mod tests {
             .checkout(&owner, &cash(vec![line(p.id, 1)], 60_00))
             .unwrap();
         assert_eq!(sale.receipt_no, "MAIN-T1-000001");
+    }
+
+    #[test]
+    fn a_customer_over_their_limit_can_still_pay_cash() {
+        let mut kit = kit();
+        let p = kit.product("Sukuma", 30_00);
+        let owner = kit.owner.clone();
+        let cust = kit.customer("Wafula", 0);
+        kit.store.conn().execute(
+            "INSERT INTO customer_ledger (id, customer_id, branch_id, device_id, kind, amount_minor, currency, created_at)
+             SELECT 'e1', ?1, branch_id, device_id, 'adjustment', 500, 'KES', 0 FROM device_identity",
+            [cust.to_string()],
+        ).unwrap();
+        let mut co = cash(vec![line(p.id, 1)], 30_00);
+        co.customer_id = Some(cust);
+        let sale = kit.store.checkout(&owner, &co).unwrap();
+        assert_eq!(sale.customer_id, Some(cust));
+        assert!(sale.ledger_entry.is_none());
+    }
+
+    #[test]
+    fn an_mpesa_code_pays_once_across_sales_and_accounts() {
+        let mut kit = kit();
+        let p = kit.product("Unga", 100_00);
+        let owner = kit.owner.clone();
+        let cust = kit.customer("Njoki", 1_000_00);
+        kit.store.conn().execute(
+            "INSERT INTO customer_ledger (id, customer_id, branch_id, device_id, kind, amount_minor, currency, method, reference, created_at)
+             SELECT 'e1', ?1, branch_id, device_id, 'payment', -500, 'KES', 'mpesa', 'QAZ1234567', 0 FROM device_identity",
+            [cust.to_string()],
+        ).unwrap();
+        let mpesa = |code: &str, amount| Tender::Mpesa {
+            amount: kes(amount),
+            code: MpesaCode::parse(code).unwrap(),
+        };
+        let before = kit.snapshot();
+        let mut co = cash(vec![line(p.id, 1)], 0);
+        co.tenders = vec![mpesa("QAZ1234567", 100_00)];
+        let err = kit.store.checkout(&owner, &co).unwrap_err();
+        assert!(
+            matches!(err, StoreError::MpesaCodeUsed { ref used_for, .. } if used_for.contains("Njoki")),
+            "{err}"
+        );
+        co.tenders = vec![mpesa("WSX1234567", 50_00), mpesa("wsx1234567", 50_00)];
+        let err = kit.store.checkout(&owner, &co).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid(ref m) if m.contains("twice")),
+            "{err}"
+        );
+        assert_eq!(kit.snapshot(), before);
     }
 
     #[test]

@@ -44,6 +44,18 @@ pub(crate) fn col_money(row: &Row<'_>, idx: usize, currency: Currency) -> rusqli
     })
 }
 
+/// Like [`col_money`] for a nullable column.
+pub(crate) fn col_money_opt(
+    row: &Row<'_>,
+    idx: usize,
+    currency: Currency,
+) -> rusqlite::Result<Option<Money>> {
+    match row.get::<_, Option<i64>>(idx)? {
+        None => Ok(None),
+        Some(_) => col_money(row, idx, currency).map(Some),
+    }
+}
+
 pub(crate) fn col_quantity(row: &Row<'_>, idx: usize) -> rusqlite::Result<Quantity> {
     Ok(Quantity::from_milli(row.get(idx)?))
 }

@@ -128,22 +128,6 @@ impl Kit {
 }
 
 impl Kit {
-    /// A user with `role`, written straight to the table (no PIN hashing).
-    pub fn user(&mut self, name: &str, role: pos_domain::Role) -> Actor {
-        let name = Name::parse("name", name).unwrap();
-        self.store
-            .write(|tx| {
-                crate::users::insert_user(
-                    tx,
-                    pos_domain::UserId::new(),
-                    &name,
-                    role,
-                    "not-a-hash".into(),
-                )
-            })
-            .unwrap()
-    }
-
     /// A credit customer with `limit_minor`, written straight to the table.
     pub fn customer(&mut self, name: &str, limit_minor: i64) -> pos_domain::CustomerId {
         let id = pos_domain::CustomerId::new();
