@@ -12,7 +12,8 @@
 //! - [`users`]: till users, PIN login with lockout.
 //! - [`expenses`]: petty cash.
 //! - [`settings`]: business settings and tax rates.
-//! - [`reports`]: sales by day, payment method, cashier and product.
+//! - [`reports`]: sales by day, payment method, cashier and product; the
+//!   day-closing summary.
 //! - [`outbox`]: what the sync engine reads and acknowledges.
 //!
 //! Schema: `migrations/pos/*.sql`, embedded and applied by [`migrate`].
