@@ -52,6 +52,71 @@ pub fn new_product(name: &str, price_minor: i64) -> NewProduct {
     }
 }
 
+/// A signed-in user with `role` who is not in the users table (enough for
+/// permission checks and for the `user_id` of records).
+pub fn actor(role: pos_domain::Role) -> Actor {
+    Actor {
+        user_id: pos_domain::UserId::new(),
+        name: format!("Test {role}"),
+        role,
+    }
+}
+
+/// Tables whose rows a refused catalog or stock write must leave as they were.
+const WATCHED: [&str; 6] = [
+    "products",
+    "categories",
+    "stock_movements",
+    "stock_levels",
+    "outbox",
+    "device_identity",
+];
+
+impl Kit {
+    /// Every row of `tables` as text, to assert a refused write changed no
+    /// value (row counts alone miss an update).
+    pub fn contents(&self, tables: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for table in tables {
+            let mut stmt = self
+                .store
+                .conn()
+                .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
+                .unwrap();
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..n)
+                        .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .unwrap();
+            for row in rows {
+                out.push(format!("{table}: {:?}", row.unwrap()));
+            }
+        }
+        out
+    }
+
+    /// Runs `f`, which must be refused, and asserts that it changed nothing
+    /// (row counts and the rows of the catalog, stock and outbox tables).
+    /// Returns the error so the caller can check its variant.
+    pub fn refused<T: std::fmt::Debug>(
+        &mut self,
+        f: impl FnOnce(&mut Kit) -> crate::Result<T>,
+    ) -> crate::StoreError {
+        let before = self.snapshot();
+        let rows = self.contents(&WATCHED);
+        let err = match f(self) {
+            Ok(v) => panic!("expected a refusal, got Ok({v:?})"),
+            Err(e) => e,
+        };
+        assert_eq!(self.snapshot(), before, "row counts changed by: {err}");
+        assert_eq!(self.contents(&WATCHED), rows, "rows changed by: {err}");
+        err
+    }
+}
+
 impl Kit {
     pub fn product(&mut self, name: &str, price_minor: i64) -> Product {
         self.store
