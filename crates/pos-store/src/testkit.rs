@@ -206,4 +206,26 @@ impl Kit {
             .unwrap();
         id
     }
+
+    /// Every row of `table`, in key order, as text: for "nothing changed"
+    /// assertions on writes that edit rows rather than add them.
+    pub fn rows(&self, table: &str) -> Vec<String> {
+        let conn = self.store.conn();
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
+            .unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map(|cols| cols.join(" | "))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
 }
