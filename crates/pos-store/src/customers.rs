@@ -775,8 +775,6 @@ fn like_escape(text: &str) -> String {
 }
 
 #[cfg(test)]
-// Amounts are written shillings_cents: 1_200_50 is KES 1,200.50.
-#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use pos_domain::{Currency, Role};
 

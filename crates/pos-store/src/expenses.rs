@@ -407,8 +407,6 @@ fn check_range(from: BusinessDay, to: BusinessDay) -> Result<()> {
 }
 
 #[cfg(test)]
-// Amounts are written shillings_cents: 1_200_50 is KES 1,200.50.
-#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use pos_domain::Role;
 

@@ -478,8 +478,6 @@ fn parse_method(s: &str) -> Result<PaymentMethod> {
 }
 
 #[cfg(test)]
-// Amounts are written shillings_cents (`116_00` is KES 116.00), as in the sales tests.
-#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use pos_domain::{CustomerId, Discount, MpesaCode, Role, SaleId, Tender, Timestamp};
     use rusqlite::Connection;

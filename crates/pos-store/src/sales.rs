@@ -856,8 +856,6 @@ pub(crate) fn load_sale(conn: &Connection, id: SaleId) -> Result<Option<SaleReco
 }
 
 #[cfg(test)]
-// Amounts are written shillings_cents: 80_00 is KES 80.00.
-#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use super::*;
     use crate::testkit::{Kit, kes, kit};

@@ -30,6 +30,9 @@ pub struct OpEnvelope {
 }
 
 /// What happened.
+// A sale is much larger than a patch, but ops live briefly (one outbox page at
+// a time) and boxing would only add an allocation per op.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum OpBody {
