@@ -105,6 +105,11 @@ impl Store {
         &self.identity
     }
 
+    /// Follows a change of this branch's time zone (see `update_settings`).
+    pub(crate) fn set_time_zone(&mut self, zone: TimeZone) {
+        self.identity.time_zone = zone;
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

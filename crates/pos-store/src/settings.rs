@@ -86,10 +86,18 @@ impl Store {
             let patch = settings_diff(tx, &wanted)?;
             let rows = changed_rows(&patch);
             if rows.is_empty() {
-                return Ok(());
+                return Ok(None);
             }
             if let Some(currency) = patch.currency {
                 check_currency_unused(tx, currency)?;
+            }
+            if let Some(zone) = patch.time_zone {
+                // The business's zone is this till's branch's zone: business
+                // days and reports follow it from the next sale on.
+                tx.execute(
+                    "UPDATE branches SET time_zone = ?2 WHERE id = ?1",
+                    params![tx.identity().branch_id.to_string(), zone.name()],
+                )?;
             }
             let hlc = tx.tick();
             let hlc_text = hlc.to_string();
@@ -101,8 +109,14 @@ impl Store {
                     stmt.execute(params![key, value, hlc_text])?;
                 }
             }
+            let zone = patch.time_zone;
             tx.enqueue_at(OpBody::SettingsChanged(patch), hlc)?;
-            Ok(())
+            Ok(zone)
+        })
+        .map(|zone| {
+            if let Some(zone) = zone {
+                self.set_time_zone(zone);
+            }
         })?;
         self.settings()
     }
@@ -477,7 +491,7 @@ mod tests {
     use sync_protocol::OpEnvelope;
 
     use super::*;
-    use crate::testkit::{Kit, T0, kit};
+    use crate::testkit::{Kit, T0, kes, kit};
 
     const ZERO_HLC: &str = "0000000000000-00000000-0000000000000000";
 
@@ -578,6 +592,14 @@ mod tests {
             }
         );
         assert_eq!(kit.store.settings().unwrap(), settings);
+        // The till's branch follows the business time zone.
+        assert_eq!(kit.store.identity().time_zone, kampala);
+        let branch_zone: String = kit
+            .store
+            .conn()
+            .query_row("SELECT time_zone FROM branches", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(branch_zone, "Africa/Kampala");
 
         assert_eq!(ops(&kit).len(), queued + 1);
         let op = last_op(&kit);
@@ -1155,5 +1177,44 @@ mod tests {
             last_op(&kit).body,
             OpBody::TaxRateChanged(TaxRateRecord { deleted: true, .. })
         ));
+    }
+
+    #[test]
+    fn sales_follow_a_new_time_zone_at_once() {
+        let mut kit = kit();
+        let owner = kit.owner.clone();
+        let p = kit.product("Kahawa", 50_00);
+        // 12:00 UTC on 2 March is already 02:00 on 3 March in Kiritimati (UTC+14).
+        kit.clock
+            .set(pos_domain::Timestamp::from_millis(1_772_452_800_000));
+        kit.store
+            .update_settings(
+                &owner,
+                SettingsUpdate {
+                    time_zone: Some("Pacific/Kiritimati".into()),
+                    ..SettingsUpdate::default()
+                },
+            )
+            .unwrap();
+        let sale = kit
+            .store
+            .checkout(
+                &owner,
+                &crate::sales::Checkout {
+                    sale_id: pos_domain::SaleId::new(),
+                    lines: vec![crate::sales::CheckoutLine {
+                        product_id: p.id,
+                        quantity: pos_domain::Quantity::units(1),
+                        discount: pos_domain::Discount::None,
+                    }],
+                    discount: pos_domain::Discount::None,
+                    tenders: vec![pos_domain::Tender::Cash {
+                        tendered: kes(50_00),
+                    }],
+                    customer_id: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(sale.business_day, "2026-03-03");
     }
 }

@@ -239,7 +239,10 @@ impl Store {
             });
         }
         self.write(|tx| {
-            live_user(tx, id)?;
+            let user = live_user(tx, id)?;
+            // Only users one may manage: otherwise a manager could unlock an
+            // owner after every five guesses and try PINs without limit.
+            require_manage(actor, user.role)?;
             clear_attempts(tx, id)
         })
     }
@@ -1217,6 +1220,24 @@ mod tests {
         kit.store.unlock_user(&manager, brian.id).unwrap();
         assert_eq!(attempts(&kit, brian.id), None);
         assert_eq!(kit.rows("outbox"), outbox);
+
+        // A manager cannot unlock an owner (or another manager): that would
+        // let them guess an owner's PIN five at a time without end.
+        lock(&kit, owner.user_id, until);
+        let locked = state(&kit);
+        let err = kit.store.unlock_user(&manager, owner.user_id).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Forbidden {
+                    needed: Role::Owner,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(state(&kit), locked);
+        kit.store.unlock_user(&owner, owner.user_id).unwrap();
 
         lock(&kit, brian.id, until);
         let before = state(&kit);
