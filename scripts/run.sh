@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-exec cargo run --quiet --release --locked -p pos-store --example till -- "$@"
+exec cargo run --quiet --release --locked -p whiz-till -- "$@"

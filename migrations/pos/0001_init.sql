@@ -138,17 +138,21 @@ CREATE VIRTUAL TABLE products_fts USING fts5(
     prefix = '1 2 3'
 );
 
-CREATE TRIGGER products_fts_insert AFTER INSERT ON products BEGIN
+-- The full-text index holds live products only, so a search ranks and cuts
+-- to the top results inside the index before touching the products table.
+CREATE TRIGGER products_fts_insert AFTER INSERT ON products WHEN new.deleted_at IS NULL BEGIN
     INSERT INTO products_fts (rowid, name, sku, barcode) VALUES (new.pk, new.name, new.sku, new.barcode);
 END;
-CREATE TRIGGER products_fts_delete AFTER DELETE ON products BEGIN
+CREATE TRIGGER products_fts_delete AFTER DELETE ON products WHEN old.deleted_at IS NULL BEGIN
     INSERT INTO products_fts (products_fts, rowid, name, sku, barcode)
     VALUES ('delete', old.pk, old.name, old.sku, old.barcode);
 END;
-CREATE TRIGGER products_fts_update AFTER UPDATE OF name, sku, barcode ON products BEGIN
+-- One trigger, so the old entry always leaves before the new one arrives.
+CREATE TRIGGER products_fts_update AFTER UPDATE OF name, sku, barcode, deleted_at ON products BEGIN
     INSERT INTO products_fts (products_fts, rowid, name, sku, barcode)
-    VALUES ('delete', old.pk, old.name, old.sku, old.barcode);
-    INSERT INTO products_fts (rowid, name, sku, barcode) VALUES (new.pk, new.name, new.sku, new.barcode);
+    SELECT 'delete', old.pk, old.name, old.sku, old.barcode WHERE old.deleted_at IS NULL;
+    INSERT INTO products_fts (rowid, name, sku, barcode)
+    SELECT new.pk, new.name, new.sku, new.barcode WHERE new.deleted_at IS NULL;
 END;
 
 -- Credit customers ----------------------------------------------------------

@@ -318,24 +318,31 @@ impl Money {
     }
 }
 
+impl Money {
+    /// The amount without its currency: `1,234.50` (for receipts and columns).
+    pub fn amount_text(&self) -> String {
+        let per = self.currency.minor_per_major().unsigned_abs();
+        let abs = self.minor.unsigned_abs();
+        let whole = group_thousands(abs / per);
+        let sign = if self.minor < 0 { "-" } else { "" };
+        if self.currency.exponent() == 0 {
+            format!("{sign}{whole}")
+        } else {
+            let width = usize::from(self.currency.exponent());
+            format!("{sign}{whole}.{:0width$}", abs % per)
+        }
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_minor(self.minor, self.currency))
+        write!(f, "{} {}", self.currency.code(), self.amount_text())
     }
 }
 
 /// Formats minor units as `KES 1,234.50` (or `UGX 1,500`).
 fn format_minor(minor: i64, currency: Currency) -> String {
-    let per = currency.minor_per_major().unsigned_abs();
-    let abs = minor.unsigned_abs();
-    let whole = group_thousands(abs / per);
-    let sign = if minor < 0 { "-" } else { "" };
-    if currency.exponent() == 0 {
-        format!("{} {sign}{whole}", currency.code())
-    } else {
-        let width = usize::from(currency.exponent());
-        format!("{} {sign}{whole}.{:0width$}", currency.code(), abs % per)
-    }
+    Money { minor, currency }.to_string()
 }
 
 fn group_thousands(n: u64) -> String {

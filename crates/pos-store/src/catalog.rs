@@ -115,13 +115,17 @@ const BY_SKU: &str = concat!(
 );
 
 /// Live products matching an FTS5 expression (`?2`), best first, at most `?3`.
-const SEARCH: &str = concat!(
-    product_select!(),
-    " JOIN products_fts ON products_fts.rowid = p.pk
-    WHERE products_fts MATCH ?2 AND p.deleted_at IS NULL
-    ORDER BY bm25(products_fts), p.name
-    LIMIT ?3"
-);
+const SEARCH: &str = "
+    WITH hits AS (
+        SELECT rowid AS pk, bm25(products_fts) AS score FROM products_fts
+        WHERE products_fts MATCH ?2 ORDER BY score LIMIT ?3
+    )
+    SELECT p.id, p.name, p.sku, p.barcode, p.category_id, p.price_minor,
+        p.currency, p.tax_code, p.image, p.track_stock, p.low_stock_milli,
+        COALESCE(l.quantity_milli, 0), p.deleted_at
+    FROM hits JOIN products p ON p.pk = hits.pk
+    LEFT JOIN stock_levels l ON l.product_id = p.id AND l.branch_id = ?1
+    ORDER BY hits.score, p.name";
 
 /// A page of the grid for category `?2`; uses the `products_grid` index.
 const GRID: &str = concat!(
@@ -756,24 +760,24 @@ pub(crate) fn check_product_fields(
         }
     }
     if let Some(c) = category {
-        let deleted: Option<Option<i64>> = conn
-            .prepare_cached("SELECT deleted_at FROM categories WHERE id = ?1")?
-            .query_row([c.to_string()], |r| r.get(0))
+        let found: Option<(String, Option<i64>)> = conn
+            .prepare_cached("SELECT name, deleted_at FROM categories WHERE id = ?1")?
+            .query_row([c.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        match deleted {
+        match found {
             None => {
                 return Err(StoreError::NotFound {
                     what: "category",
                     id: c.to_string(),
                 });
             }
-            Some(Some(_)) => {
+            Some((name, Some(_))) => {
                 return Err(StoreError::Deleted {
                     what: "category",
-                    name: c.to_string(),
+                    name,
                 });
             }
-            Some(None) => {}
+            Some((_, None)) => {}
         }
     }
     let settings = crate::settings::load_settings(conn)?;
@@ -1932,6 +1936,29 @@ mod tests {
             kit.store.product_by_code("MT-1").unwrap().map(|p| p.id),
             Some(p.id)
         );
+
+        // Deleting takes it out of the index; the index stays consistent
+        // through create, rename and delete.
+        let other = kit.product("Masala Chips", 150);
+        kit.store.delete_product(&owner, p.id).unwrap();
+        assert_eq!(search(&kit, "masala"), ["Masala Chips"]);
+        let indexed: i64 = kit
+            .store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM products_fts_docsize", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(indexed, 1);
+        kit.store
+            .conn()
+            .execute(
+                "INSERT INTO products_fts (products_fts, rank) VALUES ('integrity-check', 0)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(search(&kit, "chips")[0], "Masala Chips");
+        let _ = other;
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod error;
 pub mod expenses;
 pub mod migrate;
 pub mod outbox;
+pub mod receipt;
 pub mod reports;
 pub mod sales;
 pub mod settings;
