@@ -231,7 +231,6 @@ CREATE TABLE sale_lines (
     PRIMARY KEY (sale_id, line_no)
 ) WITHOUT ROWID;
 
-CREATE INDEX sale_lines_product ON sale_lines(product_id);
 
 CREATE TABLE payments (
     id              TEXT PRIMARY KEY,
