@@ -7,7 +7,7 @@ set -euo pipefail
 # Debian packages the build needs (C toolchain for the bundled SQLite).
 APT_PACKAGES=(build-essential pkg-config ca-certificates curl)
 
-log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+log() { printf '[setup] %s\n' "$*" >&2; }
 
 sudo_if_needed() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+    step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+    step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "format"
 cargo fmt --all -- --check
@@ -16,7 +20,13 @@ step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "test"
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
 
 step "benchmark (smoke scale; run 'cargo bench -p pos-store --bench store' for the full figures)"
 WHIZ_BENCH_SCALE=smoke cargo bench -p pos-store --bench store --locked
+
+printf '\ntests: %d passed, %d failed\n' "$passed" "$failed"

@@ -204,9 +204,7 @@ impl Store {
         from: BusinessDay,
         to: BusinessDay,
     ) -> Result<Vec<DaySales>> {
-        actor.require(Permission::ViewReports, "view reports")?;
-        check_range(from, to)?;
-        let currency = self.report_currency()?;
+        let currency = self.open_report(actor, from, to)?;
         self.day_sales(from, to, currency)
     }
 
@@ -219,9 +217,7 @@ impl Store {
         from: BusinessDay,
         to: BusinessDay,
     ) -> Result<Vec<MethodTotal>> {
-        actor.require(Permission::ViewReports, "view reports")?;
-        check_range(from, to)?;
-        let currency = self.report_currency()?;
+        let currency = self.open_report(actor, from, to)?;
         self.method_totals(from, to, currency)
     }
 
@@ -233,9 +229,7 @@ impl Store {
         from: BusinessDay,
         to: BusinessDay,
     ) -> Result<Vec<CashierTotal>> {
-        actor.require(Permission::ViewReports, "view reports")?;
-        check_range(from, to)?;
-        let currency = self.report_currency()?;
+        let currency = self.open_report(actor, from, to)?;
         let mut stmt = self.conn().prepare_cached(SALES_BY_CASHIER_SQL)?;
         let mut rows = stmt.query(params![
             from.to_string(),
@@ -264,9 +258,7 @@ impl Store {
         to: BusinessDay,
         limit: u32,
     ) -> Result<Vec<ProductTotal>> {
-        actor.require(Permission::ViewReports, "view reports")?;
-        check_range(from, to)?;
-        let currency = self.report_currency()?;
+        let currency = self.open_report(actor, from, to)?;
         let mut stmt = self.conn().prepare_cached(SALES_BY_PRODUCT_SQL)?;
         let mut rows = stmt.query(params![
             from.to_string(),
@@ -373,6 +365,14 @@ impl Store {
             credit_payments,
             expected_cash,
         })
+    }
+
+    /// The checks every range report starts with: the role, the range, and
+    /// the currency its figures are in.
+    fn open_report(&self, actor: &Actor, from: BusinessDay, to: BusinessDay) -> Result<Currency> {
+        actor.require(Permission::ViewReports, "view reports")?;
+        check_range(from, to)?;
+        self.report_currency()
     }
 
     fn report_currency(&self) -> Result<Currency> {
