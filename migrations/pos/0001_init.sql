@@ -39,7 +39,8 @@ CREATE TABLE device_identity (
     branch_id        TEXT NOT NULL REFERENCES branches(id),
     next_op_seq      INTEGER NOT NULL DEFAULT 1 CHECK (next_op_seq >= 1),
     next_receipt_no  INTEGER NOT NULL DEFAULT 1 CHECK (next_receipt_no >= 1),
-    hlc              TEXT NOT NULL
+    hlc              TEXT NOT NULL,
+    registered_at    INTEGER             -- set when the till adopts its Back Office identity
 );
 
 -- Business settings ---------------------------------------------------------

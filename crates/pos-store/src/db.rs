@@ -117,6 +117,11 @@ impl Store {
         &self.identity
     }
 
+    /// Takes on a new identity (see `adopt_identity`).
+    pub(crate) fn set_identity(&mut self, identity: Identity) {
+        self.identity = identity;
+    }
+
     /// Follows a change of this branch's time zone (see `update_settings`).
     pub(crate) fn set_time_zone(&mut self, zone: TimeZone) {
         self.identity.time_zone = zone;

@@ -12,6 +12,7 @@
 //! - [`users`]: till users, PIN login with lockout.
 //! - [`expenses`]: petty cash.
 //! - [`settings`]: business settings and tax rates.
+//! - [`identity`]: which branch and device this till is; adopting the Back Office's.
 //! - [`reports`]: sales by day, payment method, cashier and product; the
 //!   day-closing summary.
 //! - [`outbox`]: what the sync engine reads and acknowledges.
@@ -23,6 +24,7 @@ pub mod customers;
 mod db;
 mod error;
 pub mod expenses;
+pub mod identity;
 pub mod migrate;
 pub mod outbox;
 pub mod receipt;

@@ -3,6 +3,7 @@
 //! | method and path | request | response |
 //! |---|---|---|
 //! | `GET /api/status` (no auth) | — | [`StatusResponse`] |
+//! | `GET /api/device` | — | [`DeviceInfo`] |
 //! | `POST /api/sync` | [`PushRequest`] | [`PushResponse`] |
 //! | `GET /api/sync?cursor=…&limit=…` | query | [`PullResponse`] |
 //!
@@ -104,6 +105,25 @@ pub struct StatusResponse {
     pub server_time: Timestamp,
     /// Clocks more than this far ahead of the server's are clamped.
     pub max_clock_ahead_ms: u64,
+}
+
+/// `GET /api/device` (authenticated): which device and branch the API key
+/// belongs to. A till adopts this identity when it is connected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device_id: DeviceId,
+    pub device_code: String,
+    pub device_name: String,
+    pub kind: DeviceKind,
+    pub branch: BranchState,
+}
+
+/// What kind of device a key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Desktop,
+    Mobile,
 }
 
 /// `POST /api/sync`: outbox ops in device-sequence order, starting right after
