@@ -447,3 +447,75 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::devices::{DeviceKind, add_device};
+    use pos_domain::{Clock, ManualClock, Name, OpId, ProductId, TaxCode};
+    use sync_protocol::{OpBody, ProductPatch};
+
+    #[test]
+    fn a_server_failure_mid_batch_leaves_nothing_and_the_retry_applies_everything() {
+        let clock = ManualClock::new(Timestamp::from_millis(1_772_431_200_000));
+        let mut conn = crate::db::open_in_memory(&clock).unwrap();
+        let new = add_device(&mut conn, &clock, "Main", "Till 1", DeviceKind::Desktop).unwrap();
+        let device = AuthDevice {
+            id: new.device.id,
+            branch_id: new.device.branch_id,
+            code: new.device.code,
+            name: new.device.name,
+        };
+        let ops: Vec<OpEnvelope> = (1..=3)
+            .map(|seq| OpEnvelope {
+                op_id: OpId::new(),
+                device_seq: seq,
+                hlc: pos_domain::Hlc::new(1_772_431_200_000 + seq, 0, 9),
+                created_at: clock.now(),
+                body: OpBody::ProductChanged(ProductPatch {
+                    name: Some(Name::parse("name", "Soda").unwrap()),
+                    price: Some(
+                        pos_domain::Money::from_minor(80_00, pos_domain::Currency::KES).unwrap(),
+                    ),
+                    tax_code: Some(TaxCode::parse("VAT16").unwrap()),
+                    ..ProductPatch::new(ProductId::new())
+                }),
+            })
+            .collect();
+        let count = |conn: &Connection, sql: &str| -> i64 {
+            conn.query_row(sql, [], |r| r.get(0)).unwrap()
+        };
+        // The third op's change cannot be recorded: the whole push fails.
+        conn.execute_batch(
+            "CREATE TRIGGER fail_third BEFORE INSERT ON changes
+             WHEN (SELECT COUNT(*) FROM products) >= 3
+             BEGIN SELECT no_such_function(); END;",
+        )
+        .unwrap();
+        let err = push_batch(
+            &mut conn,
+            clock.now(),
+            300_000,
+            &device,
+            &ops,
+            Instant::now(),
+        );
+        assert_eq!(err.unwrap_err().code, sync_protocol::ErrorCode::Internal);
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM applied_ops"), 0);
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM products"), 0);
+        assert_eq!(count(&conn, "SELECT last_seq FROM devices"), 0);
+        conn.execute_batch("DROP TRIGGER fail_third").unwrap();
+        let results = push_batch(
+            &mut conn,
+            clock.now(),
+            300_000,
+            &device,
+            &ops,
+            Instant::now(),
+        )
+        .unwrap();
+        assert!(results.iter().all(|r| r.outcome == OpOutcome::Applied));
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM products"), 3);
+        assert_eq!(count(&conn, "SELECT last_seq FROM devices"), 3);
+    }
+}

@@ -602,3 +602,209 @@ async fn shutdown_is_graceful() {
     assert!(!page.changes.is_empty());
     server.stop().await;
 }
+
+// Credit, voids, expenses, users ---------------------------------------------------
+
+#[tokio::test]
+async fn a_credit_sale_and_its_void_keep_the_ledger_and_stock_as_sums() {
+    use pos_domain::{CustomerId, LedgerEntryId, MovementId, PaymentId, PaymentMethod};
+    use sync_protocol::{CustomerPatch, LedgerEntryRecord, LedgerKind, SaleKind};
+
+    let server = start().await;
+    let (mut main, soda) = ready_till(&server, "Main", "Till 1").await;
+    let (town, _) = ready_till(&server, "Town", "Till 1").await;
+    let customer = CustomerId::new();
+    let create = main.op(OpBody::CustomerChanged(CustomerPatch {
+        name: Some(name("Otieno")),
+        phone: Some(Some(pos_domain::PhoneNumber::parse("0712345678").unwrap())),
+        email: Some(None),
+        credit_limit: Some(kes(5_000_00)),
+        notes: Some(None),
+        ..CustomerPatch::new(customer)
+    }));
+
+    let mut sale = main.sale(&[(soda, "Soda 500ml", 80_00, 2)]);
+    sale.customer_id = Some(customer);
+    sale.change = kes(0);
+    sale.payments[0].method = PaymentMethod::Credit;
+    sale.payments[0].tendered = None;
+    sale.payments[0].change = None;
+    sale.payments[0].customer_id = Some(customer);
+    sale.ledger_entry = Some(LedgerEntryRecord {
+        id: LedgerEntryId::new(),
+        customer_id: customer,
+        branch_id: main.branch_id,
+        device_id: main.device_id,
+        kind: LedgerKind::CreditSale,
+        amount: sale.total,
+        sale_id: Some(sale.id),
+        method: None,
+        reference: Some(sale.receipt_no.clone()),
+        user_id: Some(main.cashier),
+        note: None,
+        created_at: sale.created_at,
+    });
+
+    let mut void = sale.clone();
+    void.id = pos_domain::SaleId::new();
+    void.receipt_no = format!("MAIN-T1-{:06}", 99);
+    void.kind = SaleKind::Void;
+    void.original_sale_id = Some(sale.id);
+    void.reason = Some("wrong customer".into());
+    for l in &mut void.lines {
+        l.original_line_no = Some(l.line_no);
+        l.quantity = l.quantity.negated();
+        l.gross = l.gross.negated();
+        l.discount = l.discount.negated();
+        l.net = l.net.negated();
+        l.tax = l.tax.negated();
+        l.total = l.total.negated();
+    }
+    for p in &mut void.payments {
+        p.id = PaymentId::new();
+        p.amount = p.amount.negated();
+    }
+    for m in &mut void.movements {
+        m.id = MovementId::new();
+        m.kind = pos_domain::MovementKind::Return;
+        m.quantity = m.quantity.negated();
+        m.sale_id = Some(void.id);
+    }
+    if let Some(e) = &mut void.ledger_entry {
+        e.id = LedgerEntryId::new();
+        e.kind = LedgerKind::Refund;
+        e.amount = e.amount.negated();
+        e.sale_id = Some(void.id);
+    }
+    void.subtotal = sale.subtotal.negated();
+    void.discount = sale.discount.negated();
+    void.tax = sale.tax.negated();
+    void.total = sale.total.negated();
+
+    let ops = [
+        create,
+        main.op(OpBody::SaleRecorded(sale.clone())),
+        main.op(OpBody::SaleRecorded(void)),
+    ];
+    let res = server.push_ok(&main.key, &ops).await;
+    assert!(
+        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
+        "{res:?}"
+    );
+    assert_eq!(
+        server.count(&format!(
+            "SELECT SUM(amount_minor) FROM customer_ledger WHERE customer_id = '{customer}'"
+        )),
+        0
+    );
+    assert_eq!(server.count("SELECT COUNT(*) FROM customer_ledger"), 2);
+    assert_eq!(server.count("SELECT quantity_milli FROM stock_levels"), 0);
+    assert_eq!(
+        server.count("SELECT SUM(quantity_milli) FROM stock_movements"),
+        0
+    );
+
+    // The other branch sees the customer and their ledger, not the sales.
+    let page = server.pull_ok(&town.key, "").await;
+    let ledger = page
+        .changes
+        .iter()
+        .filter(|c| matches!(c.body, ChangeBody::LedgerEntry(_)))
+        .count();
+    assert_eq!(ledger, 2);
+    assert!(
+        page.changes
+            .iter()
+            .any(|c| matches!(&c.body, ChangeBody::Customer(k) if k.id == customer))
+    );
+    assert!(
+        !page
+            .changes
+            .iter()
+            .any(|c| matches!(c.body, ChangeBody::Sale(_)))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn expenses_belong_to_their_branch_and_pins_travel_only_as_hashes() {
+    use pos_domain::ExpenseId;
+    use sync_protocol::{ExpensePaidWith, ExpensePatch, UserPatch};
+
+    let server = start().await;
+    let (mut main, _) = ready_till(&server, "Main", "Till 1").await;
+    let (mut town, _) = ready_till(&server, "Town", "Till 1").await;
+    let id = ExpenseId::new();
+    let create = main.op(OpBody::ExpenseChanged(ExpensePatch {
+        branch_id: Some(main.branch_id),
+        device_id: Some(main.device_id),
+        user_id: Some(main.cashier),
+        category: Some(name("Transport")),
+        description: Some("Boda boda to the wholesaler".into()),
+        amount: Some(kes(300_00)),
+        paid_with: Some(ExpensePaidWith::Cash),
+        reference: Some(None),
+        spent_at: Some(main.now()),
+        business_day: Some("2026-03-02".into()),
+        ..ExpensePatch::new(id)
+    }));
+    let res = server.push_ok(&main.key, &[create]).await;
+    assert_eq!(res.results[0].outcome, OpOutcome::Applied);
+
+    // Town may neither edit nor delete Main's expense.
+    let edit = town.op(OpBody::ExpenseChanged(ExpensePatch {
+        amount: Some(kes(1_00)),
+        ..ExpensePatch::new(id)
+    }));
+    let delete = town.op(OpBody::ExpenseDeleted(sync_protocol::Tombstone {
+        id,
+        deleted_at: town.now(),
+    }));
+    let res = server.push_ok(&town.key, &[edit, delete]).await;
+    for r in &res.results {
+        assert!(
+            matches!(
+                r.outcome,
+                OpOutcome::Rejected {
+                    code: RejectCode::WrongBranch,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+    }
+    assert_eq!(
+        server.count("SELECT amount_minor FROM expenses WHERE deleted_at IS NULL"),
+        300_00
+    );
+    // Town does not pull Main's expense; Main does.
+    let town_page = server.pull_ok(&town.key, "").await;
+    assert!(
+        !town_page
+            .changes
+            .iter()
+            .any(|c| matches!(c.body, ChangeBody::Expense(_)))
+    );
+    let main_page = server.pull_ok(&main.key, "").await;
+    assert!(
+        main_page
+            .changes
+            .iter()
+            .any(|c| matches!(&c.body, ChangeBody::Expense(e) if e.id == id))
+    );
+
+    // A PIN in clear is refused.
+    let plain = main.op(OpBody::UserChanged(UserPatch {
+        pin_hash: Some("1234".into()),
+        ..UserPatch::new(main.cashier)
+    }));
+    let res = server.push_ok(&main.key, &[plain]).await;
+    assert!(matches!(
+        res.results[0].outcome,
+        OpOutcome::Rejected {
+            code: RejectCode::Invalid,
+            ..
+        }
+    ));
+    server.stop().await;
+}
