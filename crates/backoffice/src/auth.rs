@@ -1,7 +1,7 @@
 //! Device authentication: `Authorization: Bearer whiz_…`.
 //!
 //! No key or an unknown key is 401; a revoked key is 403. A good key marks
-//! the device as seen. Keys are compared by their SHA-256, looked up through
+//! the device as seen (to the minute). Keys are compared by their SHA-256, looked up through
 //! a UNIQUE index, so the key itself is never stored or logged.
 
 use axum::extract::FromRequestParts;
@@ -22,6 +22,9 @@ pub struct AuthDevice {
     pub code: String,
     pub name: String,
 }
+
+/// How fresh `last_seen_at` is kept.
+pub const SEEN_RESOLUTION_MS: i64 = 60_000;
 
 const HOW: &str = "send the device's API key as `Authorization: Bearer whiz_…`; an owner creates one with `whiz-backoffice device add` (Back Office > Settings > Connected Devices)";
 
@@ -74,8 +77,16 @@ impl FromRequestParts<AppState> for AuthDevice {
                         device.name
                     )));
                 }
-                conn.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")?
-                    .execute(params![device.id.to_string(), clock.now().as_millis()])?;
+                // At most one write a minute per device: each commit is synced.
+                conn.prepare_cached(
+                    "UPDATE devices SET last_seen_at = ?2
+                     WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at <= ?2 - ?3)",
+                )?
+                .execute(params![
+                    device.id.to_string(),
+                    clock.now().as_millis(),
+                    SEEN_RESOLUTION_MS
+                ])?;
                 Ok(device)
             })
             .await

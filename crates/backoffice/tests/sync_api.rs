@@ -808,3 +808,60 @@ async fn expenses_belong_to_their_branch_and_pins_travel_only_as_hashes() {
     ));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_same_push_from_two_loops_at_once_applies_once() {
+    let server = start().await;
+    let (mut till, soda) = ready_till(&server, "Main", "Till 1").await;
+    let ops: Vec<_> = (0..5)
+        .map(|_| {
+            let sale = till.sale(&[(soda, "Soda 500ml", 80_00, 1)]);
+            till.op(OpBody::SaleRecorded(sale))
+        })
+        .collect();
+    let pushes = (0..6).map(|_| server.push_ok(&till.key, &ops));
+    let answers = futures_join_all(pushes).await;
+    let mut applied = 0;
+    for a in &answers {
+        for r in &a.results {
+            assert!(r.outcome.acknowledged(), "{r:?}");
+            if r.outcome == OpOutcome::Applied {
+                applied += 1;
+            }
+        }
+    }
+    assert_eq!(applied, 5);
+    assert_eq!(server.count("SELECT COUNT(*) FROM sales"), 5);
+    assert_eq!(
+        server.count("SELECT quantity_milli FROM stock_levels"),
+        -5000
+    );
+    server.stop().await;
+}
+
+/// Runs futures concurrently on this task and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futs {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|v| v.unwrap()).collect()
+}
