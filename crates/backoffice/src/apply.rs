@@ -234,6 +234,12 @@ fn validate_sale(conn: &Connection, s: &SaleRecord) -> Result<()> {
             s.currency
         ));
     }
+    if pos_domain::BusinessDay::parse(&s.business_day).is_none() {
+        return invalid(format!(
+            "sale {receipt}: '{}' is not a business day; write it as YYYY-MM-DD",
+            s.business_day
+        ));
+    }
     let cur = s.currency;
     let same = |m: &Money, what: &str| -> Result<()> {
         if m.currency() != cur {

@@ -595,12 +595,49 @@ async fn bad_input_is_refused_with_json_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn shutdown_is_graceful() {
+async fn shutdown_lets_the_requests_in_flight_finish() {
     let server = start().await;
-    let (till, _) = ready_till(&server, "Main", "Till 1").await;
-    let page = server.pull_ok(&till.key, "").await;
-    assert!(!page.changes.is_empty());
-    server.stop().await;
+    let (mut till, soda) = ready_till(&server, "Main", "Till 1").await;
+    let sale = till.sale(&[(soda, "Soda 500ml", 80_00, 1)]);
+    let op = till.op(OpBody::SaleRecorded(sale));
+    // Hold the database so the push is still running when shutdown starts.
+    let state = server.state.clone();
+    let busy = tokio::spawn(async move {
+        state
+            .db(|_, _| {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                Ok(())
+            })
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (client, url, key) = (
+        server.client.clone(),
+        server.url("/api/sync"),
+        till.key.clone(),
+    );
+    let push = tokio::spawn(async move {
+        client
+            .post(url)
+            .bearer_auth(key)
+            .json(&sync_protocol::PushRequest { ops: vec![op] })
+            .send()
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let path = server.path.clone();
+    let clock = server.clock.clone();
+    let _dir = server.stop().await;
+    let res = push.await.unwrap().unwrap();
+    assert_eq!(res.status(), 200);
+    let res: sync_protocol::PushResponse = res.json().await.unwrap();
+    assert_eq!(res.results[0].outcome, OpOutcome::Applied);
+    busy.await.unwrap().unwrap();
+    let conn = backoffice::db::open(&path, clock.as_ref()).unwrap();
+    let sales: i64 = conn
+        .query_row("SELECT COUNT(*) FROM sales", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sales, 1);
 }
 
 // Credit, voids, expenses, users ---------------------------------------------------
@@ -864,4 +901,29 @@ async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>)
     })
     .await;
     out.into_iter().map(|v| v.unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_request_over_the_time_limit_answers_503_json() {
+    let server = start_with(|c| c.request_timeout = std::time::Duration::from_millis(100)).await;
+    // Something else holds the database for a while.
+    let state = server.state.clone();
+    let busy = tokio::spawn(async move {
+        state
+            .db(|_, _| {
+                std::thread::sleep(std::time::Duration::from_millis(600));
+                Ok(())
+            })
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let res = server
+        .client
+        .get(server.url("/api/status"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(res, 503, ErrorCode::Unavailable).await;
+    busy.await.unwrap().unwrap();
+    server.stop().await;
 }

@@ -31,7 +31,7 @@ pub struct TestServer {
     pub path: std::path::PathBuf,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 pub async fn start() -> TestServer {
@@ -63,7 +63,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         path,
         stop: Some(stop),
         handle: Some(handle),
-        _dir: dir,
+        dir: Some(dir),
     }
 }
 
@@ -187,13 +187,16 @@ impl TestServer {
         self.admin().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
-    pub async fn stop(mut self) {
+    /// Stops the server gracefully; returns the temp dir so the database
+    /// can still be read.
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(h) = self.handle.take() {
             h.await.unwrap().unwrap();
         }
+        self.dir.take().unwrap()
     }
 }
 
