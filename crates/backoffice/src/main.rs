@@ -1,6 +1,251 @@
 //! `whiz-backoffice`: the Back Office server and its administration commands.
+//!
+//! ```text
+//! whiz-backoffice serve [--listen 0.0.0.0:5000] [--database PATH]
+//! whiz-backoffice device add --branch NAME --name TILL1 [--kind desktop|mobile]
+//! whiz-backoffice device list
+//! whiz-backoffice device revoke ID-OR-NAME
+//! whiz-backoffice restore-epoch
+//! ```
 
-fn main() {
-    eprintln!("whiz-backoffice: the server is being built (issue 3)");
-    std::process::exit(2);
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use backoffice::devices::{self, DeviceInfo, DeviceKind};
+use backoffice::{AppState, Config, db};
+use clap::{Parser, Subcommand, ValueEnum};
+use pos_domain::{Clock, SystemClock, Timestamp};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "whiz-backoffice",
+    version,
+    about = "WHIZ POS Back Office: the sync hub for every branch and device"
+)]
+struct Cli {
+    /// The database file (created if missing).
+    #[arg(long, global = true, env = "WHIZ_BACKOFFICE_DB", default_value = backoffice::DEFAULT_DATABASE)]
+    database: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server until Ctrl-C or SIGTERM.
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, env = "WHIZ_BACKOFFICE_LISTEN", default_value = backoffice::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+    /// Add, list or revoke devices and their API keys.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Give the database a new epoch after restoring it from a backup, so
+    /// every device re-bootstraps instead of trusting its old cursor.
+    RestoreEpoch,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Add a device (and its branch, if new) and print its API key once.
+    Add {
+        #[arg(long)]
+        branch: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value_t = Kind::Desktop)]
+        kind: Kind,
+    },
+    /// List every device, revoked ones included.
+    List,
+    /// Revoke a device's key by the device's id or name.
+    Revoke { id_or_name: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Desktop,
+    Mobile,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let result = match cli.command {
+        Command::Serve { listen } => serve(listen, cli.database, clock),
+        Command::Device { command } => device(command, &cli.database, clock.as_ref()),
+        Command::RestoreEpoch => restore_epoch(&cli.database, clock.as_ref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("whiz-backoffice: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn serve(listen: SocketAddr, database: PathBuf, clock: Arc<dyn Clock>) -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info")),
+        )
+        .init();
+    let config = Config {
+        listen,
+        database,
+        ..Config::default()
+    };
+    let state = AppState::open(config.clone(), clock)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| {
+                format!(
+                    "could not listen on {}: {e}; pick another --listen address",
+                    config.listen
+                )
+            })?;
+        tracing::info!(
+            listen = %config.listen,
+            database = %config.database.display(),
+            version = env!("CARGO_PKG_VERSION"),
+            "whiz-backoffice serving"
+        );
+        backoffice::serve(listener, state, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok::<(), BoxError>(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}
+
+fn device(
+    command: DeviceCommand,
+    database: &std::path::Path,
+    clock: &dyn Clock,
+) -> Result<(), BoxError> {
+    let mut conn = db::open(database, clock)?;
+    match command {
+        DeviceCommand::Add { branch, name, kind } => {
+            let kind = match kind {
+                Kind::Desktop => DeviceKind::Desktop,
+                Kind::Mobile => DeviceKind::Mobile,
+            };
+            let new = devices::add_device(&mut conn, clock, &branch, &name, kind)?;
+            let d = &new.device;
+            if new.new_branch {
+                println!("Created branch {} ({}).", d.branch_name, d.branch_code);
+            }
+            println!(
+                "Added {} device '{}' as {} in branch {} ({}); id {}.",
+                d.kind, d.name, d.code, d.branch_name, d.branch_code, d.id
+            );
+            println!();
+            println!("API key (shown only now; enter it in the device's Back Office settings):");
+            println!("{}", new.api_key);
+        }
+        DeviceCommand::List => {
+            let list = devices::list_devices(&conn)?;
+            if list.is_empty() {
+                println!(
+                    "No devices yet: add one with `whiz-backoffice device add --branch NAME --name TILL1`."
+                );
+            }
+            print_devices(&list);
+        }
+        DeviceCommand::Revoke { id_or_name } => {
+            let d = devices::revoke_device(&mut conn, clock, &id_or_name)?;
+            println!(
+                "Revoked device '{}' ({} in branch {}); its key {}… no longer works.",
+                d.name, d.code, d.branch_name, d.key_prefix
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_devices(list: &[DeviceInfo]) {
+    if list.is_empty() {
+        return;
+    }
+    let when = |t: Option<Timestamp>| {
+        t.map_or_else(
+            || "-".to_string(),
+            |t| t.to_datetime().format("%Y-%m-%d %H:%M").to_string(),
+        )
+    };
+    println!(
+        "{:<10} {:<16} {:<8} {:<4} {:<11} {:<16} {:<16} {:<16} {:<16} {:<16} ID",
+        "BRANCH",
+        "NAME",
+        "KIND",
+        "CODE",
+        "KEY",
+        "CREATED",
+        "LAST SEEN",
+        "LAST PUSH",
+        "LAST PULL",
+        "REVOKED"
+    );
+    for d in list {
+        println!(
+            "{:<10} {:<16} {:<8} {:<4} {:<11} {:<16} {:<16} {:<16} {:<16} {:<16} {}",
+            d.branch_code,
+            d.name,
+            d.kind,
+            d.code,
+            format!("{}…", d.key_prefix),
+            when(Some(d.created_at)),
+            when(d.last_seen_at),
+            when(d.last_push_at),
+            when(d.last_pull_at),
+            when(d.revoked_at),
+            d.id
+        );
+    }
+}
+
+fn restore_epoch(database: &std::path::Path, clock: &dyn Clock) -> Result<(), BoxError> {
+    let conn = db::open(database, clock)?;
+    let old = db::epoch(&conn)?;
+    let new = db::restore_epoch(&conn, clock)?;
+    println!("The database's epoch is now {new} (was {old}).");
+    println!("Every device will pull everything again from the beginning on its next sync.");
+    Ok(())
 }

@@ -4,10 +4,16 @@
 use rusqlite::Connection;
 
 /// Every migration, in order. Version N is the N-th entry.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_core",
-    include_str!("../../../migrations/backoffice/0001_core.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_core",
+        include_str!("../../../migrations/backoffice/0001_core.sql"),
+    ),
+    (
+        "0002_data",
+        include_str!("../../../migrations/backoffice/0002_data.sql"),
+    ),
+];
 
 /// Brings the database up to the latest version; returns it.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

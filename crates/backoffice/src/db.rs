@@ -1,0 +1,129 @@
+//! Opening the Back Office database: pragmas, migrations and the epoch.
+//!
+//! The server holds one connection (see [`crate::AppState`]); the CLI opens
+//! its own next to a running server, which WAL mode and the busy timeout
+//! allow.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pos_domain::{Clock, Hlc, Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+use sync_protocol::Epoch;
+use uuid::Uuid;
+
+/// How long a writer waits for another (the CLI beside the server) to finish.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The database could not be opened or brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(
+        "could not open the Back Office database at {path}: {source}; check the path (--database or WHIZ_BACKOFFICE_DB) and that this user may write there"
+    )]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the Back Office database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Opens (creating if needed) and migrates the database at `path`, and gives
+/// a new database its epoch.
+pub fn open(path: &Path, clock: &dyn Clock) -> Result<Connection, DbError> {
+    let conn = Connection::open(path).map_err(|source| DbError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    setup(conn, clock)
+}
+
+/// A throwaway database in memory (unit tests).
+pub fn open_in_memory(clock: &dyn Clock) -> Result<Connection, DbError> {
+    setup(Connection::open_in_memory()?, clock)
+}
+
+fn setup(mut conn: Connection, clock: &dyn Clock) -> Result<Connection, DbError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if mode != "wal" && mode != "memory" {
+        tracing::warn!(mode, "could not switch the database to WAL");
+    }
+    conn.pragma_update(None, "foreign_keys", true)?;
+    // The server acknowledges ops to devices, which then delete them: an
+    // acknowledged op must survive a power cut, so every commit is synced.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_prepared_statement_cache_capacity(256);
+    crate::schema::migrate(&mut conn)?;
+    ensure_epoch(&conn, clock.now())?;
+    Ok(conn)
+}
+
+fn ensure_epoch(conn: &Connection, now: Timestamp) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta (singleton, epoch, created_at) VALUES (1, ?1, ?2)
+         ON CONFLICT (singleton) DO NOTHING",
+        params![Uuid::now_v7().to_string(), now.as_millis()],
+    )?;
+    Ok(())
+}
+
+/// The database's epoch.
+pub fn epoch(conn: &Connection) -> rusqlite::Result<Epoch> {
+    let text: Option<String> = conn
+        .query_row("SELECT epoch FROM meta WHERE singleton = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let text = text.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    Uuid::parse_str(&text).map(Epoch).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// Gives the database a new epoch: what an owner runs after restoring a
+/// backup, so every device re-bootstraps instead of trusting a cursor that
+/// may point past the restored data. Returns the new epoch.
+pub fn restore_epoch(conn: &Connection, clock: &dyn Clock) -> rusqlite::Result<Epoch> {
+    let epoch = Epoch(Uuid::now_v7());
+    conn.execute(
+        "UPDATE meta SET epoch = ?1, created_at = ?2 WHERE singleton = 1",
+        params![epoch.0.to_string(), clock.now().as_millis()],
+    )?;
+    Ok(epoch)
+}
+
+/// The node id the server stamps its own changes with (branches made by the
+/// CLI). Devices' nodes are the low 64 bits of random UUIDs; 0 is the server.
+pub const SERVER_NODE: u64 = 0;
+
+/// A clock reading for a change the server itself makes.
+pub fn server_hlc(now: Timestamp) -> Hlc {
+    Hlc::new(now.as_millis().max(0) as u64, 0, SERVER_NODE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pos_domain::ManualClock;
+
+    #[test]
+    fn a_new_database_gets_an_epoch_that_stays_until_restored() {
+        let clock = ManualClock::new(Timestamp::from_millis(1_000));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bo.sqlite3");
+        let conn = open(&path, &clock).unwrap();
+        let first = epoch(&conn).unwrap();
+        drop(conn);
+        let conn = open(&path, &clock).unwrap();
+        assert_eq!(epoch(&conn).unwrap(), first);
+        let new = restore_epoch(&conn, &clock).unwrap();
+        assert_ne!(new, first);
+        assert_eq!(epoch(&conn).unwrap(), new);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}

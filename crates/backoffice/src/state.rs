@@ -1,0 +1,80 @@
+//! The server's shared state: the configuration, the clock, and the one
+//! database connection.
+//!
+//! SQLite has one writer at a time, so the server holds a single connection
+//! behind a mutex and runs every database call on tokio's blocking pool
+//! ([`AppState::db`]): the async workers never wait on disk.
+
+use std::sync::{Arc, Mutex};
+
+use pos_domain::{Clock, Timestamp};
+use rusqlite::Connection;
+
+use crate::Config;
+use crate::db::{self, DbError};
+use crate::error::ApiError;
+
+/// Cheap to clone: everything is behind one `Arc`.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    conn: Mutex<Connection>,
+}
+
+impl AppState {
+    /// Opens (creating and migrating) the database named in `config`.
+    pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, DbError> {
+        let conn = db::open(&config.database, clock.as_ref())?;
+        Ok(Self::with_connection(config, clock, conn))
+    }
+
+    /// A state over a connection already opened with [`db::open`].
+    pub fn with_connection(config: Config, clock: Arc<dyn Clock>, conn: Connection) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                config,
+                clock,
+                conn: Mutex::new(conn),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    ///
+    /// A panic inside `f` is answered as an internal error; the mutex is
+    /// taken back even if poisoned, because a transaction that did not commit
+    /// rolled back when it was dropped, so the connection is sound.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &dyn Clock) -> Result<T, ApiError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut conn, inner.clock.as_ref())
+        })
+        .await?
+    }
+}
