@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config().max_body_bytes;
     Router::new()
         .route("/api/status", get(sync::status))
+        .route("/api/device", get(sync::device))
         .route("/api/sync", get(sync::pull).post(sync::push))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -63,6 +63,51 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse
     }))
 }
 
+/// `GET /api/device`: the device and branch the request's key belongs to. A
+/// till adopts this identity when it is connected, so its records carry the
+/// ids this server gave it.
+pub async fn device(
+    State(state): State<AppState>,
+    auth: AuthDevice,
+) -> Result<Json<sync_protocol::DeviceInfo>, ApiError> {
+    let id = auth.id;
+    let info = state
+        .db(move |conn, _| {
+            Ok(conn.query_row(
+                "SELECT d.code, d.name, d.kind, b.id, b.code, b.name, b.time_zone, b.hlc, b.deleted_at
+                 FROM devices d JOIN branches b ON b.id = d.branch_id WHERE d.id = ?1",
+                [id.to_string()],
+                |r| {
+                    let text = |i: usize| r.get::<_, String>(i);
+                    let parse_err = |i: usize, e: String| {
+                        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+                    };
+                    let kind = match text(2)?.as_str() {
+                        "mobile" => sync_protocol::DeviceKind::Mobile,
+                        _ => sync_protocol::DeviceKind::Desktop,
+                    };
+                    Ok(sync_protocol::DeviceInfo {
+                        device_id: id,
+                        device_code: text(0)?,
+                        device_name: text(1)?,
+                        kind,
+                        branch: sync_protocol::BranchState {
+                            id: text(3)?.parse().map_err(|e: uuid::Error| parse_err(3, e.to_string()))?,
+                            code: text(4)?,
+                            name: text(5)?,
+                            time_zone: pos_domain::TimeZone::parse(&text(6)?)
+                                .map_err(|e| parse_err(6, e.to_string()))?,
+                            hlc: text(7)?.parse().map_err(|e: pos_domain::DomainError| parse_err(7, e.to_string()))?,
+                            deleted_at: r.get::<_, Option<i64>>(8)?.map(Timestamp::from_millis),
+                        },
+                    })
+                },
+            )?)
+        })
+        .await?;
+    Ok(Json(info))
+}
+
 /// Checks what can be checked before touching the database.
 fn check_batch(ops: &[OpEnvelope]) -> Result<(), ApiError> {
     if ops.len() > MAX_PUSH_OPS {

@@ -34,6 +34,37 @@ async fn status_needs_no_key_and_tells_epoch_and_time() {
 }
 
 #[tokio::test]
+async fn a_key_tells_its_device_and_branch() {
+    let server = start().await;
+    let first = server.till("Westlands", "Till 1");
+    let second = server.till("Westlands", "Till 2");
+    let res = server
+        .client
+        .get(server.url("/api/device"))
+        .bearer_auth(&second.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let info: sync_protocol::DeviceInfo = res.json().await.unwrap();
+    assert_eq!(info.device_id, second.device_id);
+    assert_eq!(info.device_code, "T2");
+    assert_eq!(info.device_name, "Till 2");
+    assert_eq!(info.kind, sync_protocol::DeviceKind::Desktop);
+    assert_eq!(info.branch.id, first.branch_id);
+    assert_eq!(info.branch.code, second.branch_code);
+    assert_eq!(info.branch.name, "Westlands");
+    let res = server
+        .client
+        .get(server.url("/api/device"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(res, 401, ErrorCode::Unauthorized).await;
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn keys_authenticate_devices_until_revoked() {
     let server = start().await;
     let till = server.till("Main", "Till 1");
