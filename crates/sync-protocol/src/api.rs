@@ -192,6 +192,9 @@ pub struct Change {
 /// The state a change leaves a record in. Mutable records come whole (the
 /// server's merged state, with its clock and tombstone); append-only records
 /// come once.
+// A sale is much larger than the other changes, but a page holds at most
+// MAX_PULL_LIMIT of them and boxing would only add an allocation per change.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum ChangeBody {
