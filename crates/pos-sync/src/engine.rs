@@ -272,6 +272,8 @@ struct Inner {
     running: Mutex<Option<Running>>,
     status: watch::Sender<SyncStatus>,
     nudged: Notify,
+    /// Wakes the loop even while backing off (the Back Office changed).
+    reconfigured: Notify,
     stop: AtomicBool,
     stopped: Notify,
     /// When `GET /api/status` last answered (None: not since start or since
@@ -298,6 +300,7 @@ impl SyncEngine {
                 running: Mutex::new(None),
                 status,
                 nudged: Notify::new(),
+                reconfigured: Notify::new(),
                 stop: AtomicBool::new(false),
                 stopped: Notify::new(),
                 status_checked: Mutex::new(None),
@@ -322,7 +325,7 @@ impl SyncEngine {
             s.failures = 0;
             s.retry_in = None;
         });
-        self.nudge();
+        self.inner.reconfigured.notify_one();
     }
 
     /// The latest status.
@@ -410,6 +413,7 @@ impl SyncEngine {
         );
         while !self.inner.stop.load(Ordering::SeqCst) {
             let outcome = self.sync_once().await;
+            let reconfigured = self.inner.reconfigured.notified();
             let (wait, healthy) = match &outcome {
                 Ok(_) | Err(SyncError::NotConfigured) => {
                     backoff.reset();
@@ -433,6 +437,9 @@ impl SyncEngine {
                 () = tokio::time::sleep(wait) => {}
                 () = self.inner.nudged.notified(), if healthy => {
                     tokio::time::sleep(self.inner.config.nudge_delay).await;
+                }
+                () = reconfigured => {
+                    backoff.reset();
                 }
                 () = stopped => {}
             }

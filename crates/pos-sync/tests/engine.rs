@@ -592,3 +592,46 @@ async fn an_unconfigured_till_says_how_to_connect() {
     assert!(matches!(err, SyncError::NotConfigured));
     assert!(err.to_string().contains("Settings > Back Office"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_address_is_tried_at_once_even_while_backing_off() {
+    let dead = free_port();
+    let t = till(
+        &format!("http://{dead}"),
+        KEY,
+        SyncConfig {
+            backoff_base: Duration::from_secs(30),
+            backoff_floor: Duration::from_secs(30),
+            ..fast()
+        },
+    );
+    t.product("Tea", 50_00);
+    let engine = t.engine.clone();
+    let task = tokio::spawn(async move { engine.run().await });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while t.engine.status().failures == 0 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(t.engine.status().state, EngineState::Unreachable);
+
+    // The owner corrects the address in Settings.
+    let server = double::start().await;
+    let client = BackOffice::new(&server.url, ApiKey::parse(KEY).unwrap()).unwrap();
+    t.engine.set_backoffice(Some(client));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while server.double.applied().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still waiting for the backoff: {:?}",
+            t.engine.status()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    t.engine.stop();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
