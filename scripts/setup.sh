@@ -4,8 +4,9 @@
 # scripts/test.sh; safe to run by hand.
 set -euo pipefail
 
-# Debian packages the build needs (C toolchain for the bundled SQLite).
-APT_PACKAGES=(build-essential pkg-config ca-certificates curl)
+# Debian packages the build needs (C toolchain for the bundled SQLite; libdbus
+# for the OS keyring that holds the Back Office API key on Linux).
+APT_PACKAGES=(build-essential pkg-config ca-certificates curl libdbus-1-dev)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 

@@ -122,6 +122,13 @@ impl Store {
         self.identity = identity;
     }
 
+    /// Reads the identity again after pulled changes renamed this till's
+    /// branch or moved its time zone.
+    pub(crate) fn reload_identity(&mut self) -> Result<()> {
+        self.identity = load_identity(&self.conn)?;
+        Ok(())
+    }
+
     /// Follows a change of this branch's time zone (see `update_settings`).
     pub(crate) fn set_time_zone(&mut self, zone: TimeZone) {
         self.identity.time_zone = zone;
@@ -221,6 +228,15 @@ impl<'a> Tx<'a> {
         self.enqueue_at(body, hlc)
     }
 
+    /// Moves this device's clock past `remote`, a clock read on a record
+    /// pulled from the Back Office, so an edit made after seeing it orders
+    /// after it. A clock already past `remote` is left as it is.
+    pub fn observe(&mut self, remote: Hlc) {
+        if remote > self.clock.last() {
+            self.clock.observe(remote, self.now);
+        }
+    }
+
     /// Like [`Tx::enqueue`], with the clock reading the change was stamped with.
     pub fn enqueue_at(&mut self, body: OpBody, hlc: Hlc) -> Result<OpEnvelope> {
         let env = OpEnvelope {
@@ -312,7 +328,14 @@ fn ensure_identity(conn: &mut Connection, now: Timestamp) -> Result<Identity> {
             params![device.to_string(), branch.to_string(), hlc],
         )?;
     }
-    let identity = tx.query_row(
+    let identity = load_identity(&tx)?;
+    tx.commit()?;
+    Ok(identity)
+}
+
+/// Reads this till's identity: device, branch and the branch's time zone.
+fn load_identity(conn: &Connection) -> Result<Identity> {
+    let identity = conn.query_row(
         "SELECT i.device_id, d.code, i.branch_id, b.code, b.time_zone
          FROM device_identity i JOIN devices d ON d.id = i.device_id JOIN branches b ON b.id = i.branch_id
          WHERE i.singleton = 1",
@@ -327,6 +350,5 @@ fn ensure_identity(conn: &mut Connection, now: Timestamp) -> Result<Identity> {
             })
         },
     )?;
-    tx.commit()?;
     Ok(identity)
 }

@@ -85,6 +85,15 @@ pub enum StoreError {
     #[error("there is already an owner; sign in as the owner to add users")]
     AlreadySetUp,
 
+    #[error(
+        "the Back Office answered from epoch {page} but this till last pulled from epoch {ours}: \
+         it was restored from a backup or replaced; reset the sync cursor and pull everything again"
+    )]
+    EpochMismatch {
+        ours: sync_protocol::Epoch,
+        page: sync_protocol::Epoch,
+    },
+
     #[error("the database is busy; try again in a moment")]
     Busy,
 

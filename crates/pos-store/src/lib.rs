@@ -16,6 +16,8 @@
 //! - [`reports`]: sales by day, payment method, cashier and product; the
 //!   day-closing summary.
 //! - [`outbox`]: what the sync engine reads and acknowledges.
+//! - [`replica`]: what the sync engine pulls in: applying the Back Office's
+//!   changes, the pull cursor and the sync bookkeeping.
 //!
 //! Schema: `migrations/pos/*.sql`, embedded and applied by [`migrate`].
 
@@ -28,6 +30,7 @@ pub mod identity;
 pub mod migrate;
 pub mod outbox;
 pub mod receipt;
+pub mod replica;
 pub mod reports;
 pub mod sales;
 pub mod settings;

@@ -17,6 +17,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_report_indexes",
         include_str!("../../../migrations/pos/0002_report_indexes.sql"),
     ),
+    (
+        "0003_sync_state",
+        include_str!("../../../migrations/pos/0003_sync_state.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
