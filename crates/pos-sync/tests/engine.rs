@@ -186,7 +186,11 @@ async fn pending_ops_leave_the_outbox_only_when_acknowledged() {
         .map(|o| o.device_seq)
         .collect();
     // Op 1 (the owner) was pushed when the till connected.
-    assert_eq!(applied, [vec![1], queued.clone()].concat(), "each op once, in device order");
+    assert_eq!(
+        applied,
+        [vec![1], queued.clone()].concat(),
+        "each op once, in device order"
+    );
     // The sale came back through the feed and was recognised.
     assert_eq!(report.changes, 1);
     assert_eq!(t.count("sales"), 1);
