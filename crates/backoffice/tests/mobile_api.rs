@@ -435,3 +435,63 @@ async fn a_burst_over_the_limit_gets_429_until_the_bucket_refills() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_mobile_credit_sale_adds_to_the_customers_ledger_once() {
+    use pos_domain::{CustomerId, LedgerEntryId, PaymentMethod};
+    use sync_protocol::{CustomerPatch, LedgerEntryRecord, LedgerKind};
+
+    let server = start().await;
+    let (mut main, soda) = ready_till(&server, "Main", "Till 1").await;
+    let customer = CustomerId::new();
+    let create = main.op(OpBody::CustomerChanged(CustomerPatch {
+        name: Some(name("Otieno")),
+        phone: Some(Some(pos_domain::PhoneNumber::parse("0712345678").unwrap())),
+        email: Some(None),
+        credit_limit: Some(kes(5_000_00)),
+        notes: Some(None),
+        ..CustomerPatch::new(customer)
+    }));
+    server.push_ok(&main.key, &[create]).await;
+
+    let mut waiter = mobile(&server, "Main", "Waiter 1", &main);
+    let mut sale = waiter.sale(&[(soda, "Soda 500ml", 80_00, 2)]);
+    sale.customer_id = Some(customer);
+    sale.change = kes(0);
+    sale.payments[0].method = PaymentMethod::Credit;
+    sale.payments[0].tendered = None;
+    sale.payments[0].change = None;
+    sale.payments[0].customer_id = Some(customer);
+    sale.ledger_entry = Some(LedgerEntryRecord {
+        id: LedgerEntryId::new(),
+        customer_id: customer,
+        branch_id: waiter.branch_id,
+        device_id: waiter.device_id,
+        kind: LedgerKind::CreditSale,
+        amount: sale.total,
+        sale_id: Some(sale.id),
+        method: None,
+        reference: Some(sale.receipt_no.clone()),
+        user_id: Some(waiter.cashier),
+        note: None,
+        created_at: sale.created_at,
+    });
+    let first = sale_answer(post_sale(&server, &waiter.key, &sale).await, 201).await;
+    assert_eq!(first.status, TransactionStatus::Applied);
+    let again = sale_answer(post_sale(&server, &waiter.key, &sale).await, 200).await;
+    assert_eq!(again.status, TransactionStatus::Duplicate);
+    assert_eq!(
+        server.count("SELECT SUM(amount_minor) FROM customer_ledger"),
+        sale.total.minor()
+    );
+    assert_eq!(server.count("SELECT COUNT(*) FROM customer_ledger"), 1);
+    // Customers are shared: a till of another branch pulls the entry too.
+    let town = server.till("Town", "Till 1");
+    let page = server.pull_ok(&town.key, "").await;
+    assert!(
+        page.changes
+            .iter()
+            .any(|c| matches!(&c.body, ChangeBody::LedgerEntry(e) if e.sale_id == Some(sale.id)))
+    );
+    server.stop().await;
+}
