@@ -66,3 +66,51 @@ pub enum TransactionStatus {
     Applied,
     Duplicate,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_answers_have_the_documented_shape() {
+        let r = TransactionResponse {
+            status: TransactionStatus::Duplicate,
+            sale_id: SaleId::new(),
+        };
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["status"], "duplicate");
+        assert_eq!(json["sale_id"], r.sale_id.to_string());
+        assert_eq!(
+            serde_json::from_value::<TransactionResponse>(json).unwrap(),
+            r
+        );
+    }
+
+    #[test]
+    fn catalogs_round_trip() {
+        let c = MobileCatalog {
+            currency: Currency::KES,
+            tax_mode: TaxMode::Inclusive,
+            products: vec![MobileProduct {
+                id: ProductId::new(),
+                name: Name::parse("name", "Soda 500ml").unwrap(),
+                sku: None,
+                barcode: None,
+                category: Some(MobileCategory {
+                    id: CategoryId::new(),
+                    name: Name::parse("name", "Drinks").unwrap(),
+                }),
+                price: Money::from_minor(80_00, Currency::KES).unwrap(),
+                tax_code: TaxCode::parse("VAT16").unwrap(),
+                image: None,
+                track_stock: true,
+                stock: Quantity::units(21),
+            }],
+            server_time: Timestamp::from_millis(1_772_431_200_000),
+        };
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["products"][0]["stock"], 21_000);
+        assert_eq!(json["products"][0]["category"]["name"], "Drinks");
+        assert_eq!(serde_json::from_value::<MobileCatalog>(json).unwrap(), c);
+    }
+}
