@@ -205,7 +205,10 @@ fn check_branch(ctx: &OpContext, branch: BranchId, what: &str) -> Result<()> {
 
 // Append-only facts ----------------------------------------------------------
 
-fn apply_sale(conn: &Connection, ctx: &OpContext, s: &SaleRecord) -> Result<()> {
+/// Records a sale (with its lines, payments, stock movements and ledger
+/// entry) and its changes: what a pushed `sale_recorded` op does, and what
+/// `POST /api/transaction` does (see [`crate::mobile`]).
+pub fn apply_sale(conn: &Connection, ctx: &OpContext, s: &SaleRecord) -> Result<()> {
     check_branch(ctx, s.branch_id, &format!("sale {}", s.receipt_no))?;
     if exists(conn, "sales", &s.id.to_string())? {
         // Recorded already (by an earlier op): append-only, so nothing to do.
@@ -1155,7 +1158,7 @@ where
     })
 }
 
-fn col<T>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T>
+pub(crate) fn col<T>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T>
 where
     T: std::str::FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,
@@ -1163,7 +1166,7 @@ where
     parse_text(i, &r.get::<_, String>(i)?)
 }
 
-fn col_opt<T>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<T>>
+pub(crate) fn col_opt<T>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<T>>
 where
     T: std::str::FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,
@@ -1173,13 +1176,17 @@ where
         .transpose()
 }
 
-fn col_name(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Name> {
+pub(crate) fn col_name(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Name> {
     Name::try_from(r.get::<_, String>(i)?).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 
-fn col_money(r: &rusqlite::Row<'_>, i: usize, currency: Currency) -> rusqlite::Result<Money> {
+pub(crate) fn col_money(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    currency: Currency,
+) -> rusqlite::Result<Money> {
     Money::from_minor(r.get(i)?, currency).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Integer, Box::new(e))
     })

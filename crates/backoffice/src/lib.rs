@@ -7,6 +7,8 @@
 //! - [`apply`]: what each pushed op does to the server's tables (append-only
 //!   facts, last writer wins per field, tombstones) and the changes it records.
 //! - [`changes`]: the change feed devices pull, in commit order.
+//! - [`mobile`]: `GET /api/products` and `POST /api/transaction` (mobile API).
+//! - [`rate_limit`]: the per-key token bucket (429 `rate_limited`).
 //! - [`auth`]: the `Authorization: Bearer` device extractor.
 //! - [`devices`]: devices, branches and API keys (the CLI's `device` commands).
 //! - [`db`] and [`schema`]: opening, pragmas, migrations, the epoch.
@@ -21,6 +23,8 @@ pub mod changes;
 pub mod db;
 pub mod devices;
 pub mod error;
+pub mod mobile;
+pub mod rate_limit;
 pub mod schema;
 pub mod state;
 pub mod sync;
@@ -53,6 +57,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Op clocks more than this far ahead of the server's are clamped.
     pub max_clock_ahead_ms: u64,
+    /// Requests per API key; `None` turns rate limiting off.
+    pub rate_limit: Option<rate_limit::RateLimit>,
 }
 
 /// Port 5000 on every interface.
@@ -69,6 +75,7 @@ impl Default for Config {
             max_body_bytes: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
             max_clock_ahead_ms: 300_000,
+            rate_limit: Some(rate_limit::RateLimit::default()),
         }
     }
 }
@@ -80,6 +87,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status", get(sync::status))
         .route("/api/device", get(sync::device))
         .route("/api/sync", get(sync::pull).post(sync::push))
+        // The mobile API and per-key rate limiting (`mobile`, `rate_limit`).
+        .route("/api/products", get(mobile::products))
+        .route("/api/transaction", axum::routing::post(mobile::transaction))
+        .layer(middleware::from_fn_with_state(
+            rate_limit::Limits::new(&state),
+            rate_limit::limit,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -39,6 +39,12 @@ enum Command {
         /// Address and port to listen on.
         #[arg(long, env = "WHIZ_BACKOFFICE_LISTEN", default_value = backoffice::DEFAULT_LISTEN)]
         listen: SocketAddr,
+        /// Requests a second one API key may make, sustained (0: no limit).
+        #[arg(long, env = "WHIZ_BACKOFFICE_RATE", default_value_t = 20)]
+        rate_per_second: u32,
+        /// Requests one API key may make at once after a quiet spell.
+        #[arg(long, env = "WHIZ_BACKOFFICE_BURST", default_value_t = 40)]
+        rate_burst: u32,
     },
     /// Add, list or revoke devices and their API keys.
     Device {
@@ -77,7 +83,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let result = match cli.command {
-        Command::Serve { listen } => serve(listen, cli.database, clock),
+        Command::Serve {
+            listen,
+            rate_per_second,
+            rate_burst,
+        } => {
+            let rate_limit = (rate_per_second > 0).then_some(backoffice::rate_limit::RateLimit {
+                per_second: rate_per_second,
+                burst: rate_burst,
+            });
+            serve(listen, cli.database, rate_limit, clock)
+        }
         Command::Device { command } => device(command, &cli.database, clock.as_ref()),
         Command::RestoreEpoch => restore_epoch(&cli.database, clock.as_ref()),
     };
@@ -92,7 +108,12 @@ fn main() -> ExitCode {
 
 type BoxError = Box<dyn std::error::Error>;
 
-fn serve(listen: SocketAddr, database: PathBuf, clock: Arc<dyn Clock>) -> Result<(), BoxError> {
+fn serve(
+    listen: SocketAddr,
+    database: PathBuf,
+    rate_limit: Option<backoffice::rate_limit::RateLimit>,
+    clock: Arc<dyn Clock>,
+) -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -102,6 +123,7 @@ fn serve(listen: SocketAddr, database: PathBuf, clock: Arc<dyn Clock>) -> Result
     let config = Config {
         listen,
         database,
+        rate_limit,
         ..Config::default()
     };
     let state = AppState::open(config.clone(), clock)?;

@@ -351,7 +351,7 @@ fn parse_reject_code(s: &str) -> Option<RejectCode> {
 
 /// A failed sync request goes into the sync log (best effort, its own
 /// transaction: the request itself changed nothing).
-fn log_error(
+pub(crate) fn log_error(
     conn: &Connection,
     device: &AuthDevice,
     direction: &str,

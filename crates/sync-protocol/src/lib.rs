@@ -2,13 +2,16 @@
 //!
 //! This crate holds only data shapes (serde), no behaviour: the
 //! **operations** a till writes to its outbox ([`op`]) and the sync API's
-//! status, push, pull and error messages ([`api`]). Every type here is
+//! status, push, pull and error messages ([`api`]), and the mobile API's
+//! catalog and sale answer ([`mobile`]). Every type here is
 //! versioned by [`PROTOCOL_VERSION`] and documented in `docs/sync-protocol.md`.
 
 pub mod api;
+pub mod mobile;
 pub mod op;
 
 pub use api::*;
+pub use mobile::*;
 pub use op::*;
 
 /// The version of the operation and message formats in this crate.
