@@ -21,6 +21,7 @@ pub mod changes;
 pub mod db;
 pub mod devices;
 pub mod error;
+pub mod openapi;
 pub mod schema;
 pub mod state;
 pub mod sync;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status", get(sync::status))
         .route("/api/device", get(sync::device))
         .route("/api/sync", get(sync::pull).post(sync::push))
+        .route("/api/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
