@@ -426,9 +426,19 @@ fn every_error_answer_is_an_error_body_with_its_documented_codes() {
             }
         }
     }
-    for s in [400, 401, 403, 404, 409, 413, 429, 500, 503] {
+    for s in [400, 401, 403, 409, 413, 429, 500, 503] {
         assert!(statuses.contains(&s), "no operation documents {s}");
     }
+    // Every shared response is an ErrorBody (404 among them: the answer to
+    // any path the document does not list).
+    for (name, res) in doc["components"]["responses"].as_object().unwrap() {
+        assert_eq!(
+            res["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+            "{name}"
+        );
+    }
+    let not_found = &doc["components"]["responses"]["NotFound"]["content"]["application/json"];
+    assert!(not_found["examples"].get("not_found").is_some());
     let push_409 = &resolve(&doc, "#/components/responses/PushConflict").unwrap()["content"]["application/json"]
         ["examples"];
     assert!(push_409.get("sequence_gap").is_some());
@@ -797,6 +807,10 @@ async fn real_messages_match_the_schemas() {
     let (status, body) = get_json(&server, "/api/sync?limit=x", Some(&till.key)).await;
     assert_eq!(status, 400);
     assert_valid(&doc, "GET", "/api/sync", "400", &body);
+    let (status, body) = get_json(&server, "/api/nothing-here", None).await;
+    assert_eq!(status, 404);
+    assert!(problems(&doc, "ErrorBody", &body).is_empty(), "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
 
     server.stop().await;
 }
