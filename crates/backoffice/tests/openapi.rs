@@ -3,6 +3,9 @@
 //! answers, and real messages of the Rust wire types validate against its
 //! schemas (with the small validator below: types, required and unknown
 //! properties, enums, consts, bounds, patterns, `oneOf` by discriminator).
+//! The validator is stricter than JSON Schema on one point: a property an
+//! object schema does not name is an error, so a renamed optional field is
+//! caught although the document leaves objects open (as serde does).
 
 mod common;
 
@@ -158,7 +161,10 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut V
         for (k, v) in obj {
             match props.and_then(|p| p.get(k)) {
                 Some(s) => validate(doc, s, v, &format!("{at}.{k}"), errors),
-                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                // Strict where the document is open (serde ignores unknown
+                // fields, so the document does not forbid them): a field
+                // the schema does not name is a renamed or undocumented one.
+                None if props.is_some() || schema.get("required").is_some() => {
                     errors.push(format!("{at}: property {k:?} is not in the schema"))
                 }
                 None => {}
