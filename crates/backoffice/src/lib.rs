@@ -24,6 +24,7 @@ pub mod db;
 pub mod devices;
 pub mod error;
 pub mod mobile;
+pub mod openapi;
 pub mod rate_limit;
 pub mod schema;
 pub mod state;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status", get(sync::status))
         .route("/api/device", get(sync::device))
         .route("/api/sync", get(sync::pull).post(sync::push))
+        .route("/api/openapi.json", get(openapi::document))
         // The mobile API and per-key rate limiting (`mobile`, `rate_limit`).
         .route("/api/products", get(mobile::products))
         .route("/api/transaction", axum::routing::post(mobile::transaction))
