@@ -28,5 +28,6 @@ failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s += 
 
 step "benchmark (smoke scale; run 'cargo bench -p pos-store --bench store' for the full figures)"
 WHIZ_BENCH_SCALE=smoke cargo bench -p pos-store --bench store --locked
+WHIZ_BENCH_SCALE=smoke cargo bench -p whiz-tests --bench sync --locked
 
 printf '\ntests: %d passed, %d failed\n' "$passed" "$failed"
