@@ -28,12 +28,17 @@ pub struct Server {
 }
 
 pub async fn start_server(dir: &Path) -> Server {
+    start_server_with(dir, |_| {}).await
+}
+
+pub async fn start_server_with(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Server {
     let path = dir.join("backoffice.sqlite3");
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database: path.clone(),
         ..Config::default()
     };
+    tweak(&mut config);
     let state = AppState::open(config, Arc::new(SystemClock)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
