@@ -479,98 +479,13 @@ fn insert_sale(conn: &Connection, s: &SaleRecord, now: Timestamp) -> Result<()> 
         s.business_day,
         now.as_millis(),
     ])?;
-    let mut lines = conn.prepare_cached(
-        "INSERT INTO sale_lines (sale_id, line_no, original_line_no, product_id, name, sku, unit_price_minor,
-                                 quantity_milli, gross_minor, discount_minor, net_minor, tax_code,
-                                 tax_basis_points, tax_minor, total_minor)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?;
-    for l in &s.lines {
-        lines.execute(params![
-            s.id.to_string(),
-            l.line_no,
-            l.original_line_no,
-            l.product_id.to_string(),
-            l.name,
-            l.sku,
-            l.unit_price.minor(),
-            l.quantity.milli(),
-            l.gross.minor(),
-            l.discount.minor(),
-            l.net.minor(),
-            l.tax_code.as_str(),
-            l.tax_basis_points,
-            l.tax.minor(),
-            l.total.minor(),
-        ])?;
-    }
-    let mut pays = conn.prepare_cached(
-        "INSERT INTO payments (id, sale_id, method, amount_minor, tendered_minor, change_minor, reference, customer_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for p in &s.payments {
-        pays.execute(params![
-            p.id.to_string(),
-            s.id.to_string(),
-            p.method.as_str(),
-            p.amount.minor(),
-            p.tendered.map(|m| m.minor()),
-            p.change.map(|m| m.minor()),
-            p.reference,
-            p.customer_id.map(|c| c.to_string()),
-        ])?;
-    }
+    record_sql::insert_lines_and_payments(conn, s)?;
     for m in &s.movements {
-        insert_movement(conn, m)?;
+        record_sql::insert_movement(conn, m)?;
     }
     if let Some(e) = &s.ledger_entry {
-        insert_ledger_entry(conn, e)?;
+        record_sql::insert_ledger_entry(conn, e)?;
     }
-    Ok(())
-}
-
-fn insert_movement(conn: &Connection, m: &StockMovementRecord) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO stock_movements (id, product_id, branch_id, device_id, kind, quantity_milli,
-                                      sale_id, user_id, note, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        m.id.to_string(),
-        m.product_id.to_string(),
-        m.branch_id.to_string(),
-        m.device_id.to_string(),
-        m.kind.as_str(),
-        m.quantity.milli(),
-        m.sale_id.map(|s| s.to_string()),
-        m.user_id.map(|u| u.to_string()),
-        m.note,
-        m.created_at.as_millis(),
-    ])?;
-    Ok(())
-}
-
-fn insert_ledger_entry(conn: &Connection, e: &LedgerEntryRecord) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO customer_ledger (id, customer_id, branch_id, device_id, kind, amount_minor, currency,
-                                      sale_id, method, reference, user_id, note, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .execute(params![
-        e.id.to_string(),
-        e.customer_id.to_string(),
-        e.branch_id.to_string(),
-        e.device_id.to_string(),
-        e.kind.as_str(),
-        e.amount.minor(),
-        e.amount.currency().code(),
-        e.sale_id.map(|s| s.to_string()),
-        e.method.map(|m| m.as_str()),
-        e.reference,
-        e.user_id.map(|u| u.to_string()),
-        e.note,
-        e.created_at.as_millis(),
-    ])?;
     Ok(())
 }
 
@@ -583,7 +498,7 @@ fn apply_movement(conn: &Connection, ctx: &OpContext, m: &StockMovementRecord) -
     if let Some(sale) = m.sale_id {
         require(conn, "sales", "sale", &sale.to_string())?;
     }
-    insert_movement(conn, m)?;
+    record_sql::insert_movement(conn, m)?;
     ctx.record(conn, ChangeBody::StockMoved(m.clone()), Some(m.branch_id))
 }
 
@@ -596,7 +511,7 @@ fn apply_ledger_entry(conn: &Connection, ctx: &OpContext, e: &LedgerEntryRecord)
     if let Some(sale) = e.sale_id {
         require(conn, "sales", "sale", &sale.to_string())?;
     }
-    insert_ledger_entry(conn, e)?;
+    record_sql::insert_ledger_entry(conn, e)?;
     // Customers are shared, so every branch sees their ledger.
     ctx.record(conn, ChangeBody::LedgerEntry(e.clone()), None)
 }

@@ -564,27 +564,7 @@ pub(crate) fn check_credit(conn: &Connection, customer: CustomerId, amount: Mone
 /// Writes one ledger entry. Queues nothing: the caller queues the op that
 /// carries it (`LedgerEntryAdded`, or the sale's `SaleRecorded`).
 pub(crate) fn insert_ledger_entry(tx: &Tx<'_>, e: &LedgerEntryRecord) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO customer_ledger (id, customer_id, branch_id, device_id, kind, amount_minor, currency,
-                                      sale_id, method, reference, user_id, note, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .execute(params![
-        e.id.to_string(),
-        e.customer_id.to_string(),
-        e.branch_id.to_string(),
-        e.device_id.to_string(),
-        e.kind.as_str(),
-        e.amount.minor(),
-        e.amount.currency().code(),
-        e.sale_id.map(|s| s.to_string()),
-        e.method.map(|m| m.as_str()),
-        e.reference,
-        e.user_id.map(|u| u.to_string()),
-        e.note,
-        e.created_at.as_millis(),
-    ])?;
-    Ok(())
+    Ok(record_sql::insert_ledger_entry(tx, e)?)
 }
 
 /// Refuses an M-Pesa confirmation code (upper-case, as [`MpesaCode`] keeps

@@ -675,47 +675,7 @@ pub(crate) fn insert_sale(tx: &Tx<'_>, s: &SaleRecord) -> Result<()> {
         s.created_at.as_millis(),
         s.business_day,
     ])?;
-    let mut line_stmt = tx.prepare_cached(
-        "INSERT INTO sale_lines (sale_id, line_no, original_line_no, product_id, name, sku, unit_price_minor,
-                                 quantity_milli, gross_minor, discount_minor, net_minor, tax_code,
-                                 tax_basis_points, tax_minor, total_minor)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?;
-    for l in &s.lines {
-        line_stmt.execute(params![
-            s.id.to_string(),
-            l.line_no,
-            l.original_line_no,
-            l.product_id.to_string(),
-            l.name,
-            l.sku,
-            l.unit_price.minor(),
-            l.quantity.milli(),
-            l.gross.minor(),
-            l.discount.minor(),
-            l.net.minor(),
-            l.tax_code.as_str(),
-            l.tax_basis_points,
-            l.tax.minor(),
-            l.total.minor(),
-        ])?;
-    }
-    let mut pay_stmt = tx.prepare_cached(
-        "INSERT INTO payments (id, sale_id, method, amount_minor, tendered_minor, change_minor, reference, customer_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for p in &s.payments {
-        pay_stmt.execute(params![
-            p.id.to_string(),
-            s.id.to_string(),
-            p.method.as_str(),
-            p.amount.minor(),
-            p.tendered.map(|m| m.minor()),
-            p.change.map(|m| m.minor()),
-            p.reference,
-            p.customer_id.map(|c| c.to_string()),
-        ])?;
-    }
+    record_sql::insert_lines_and_payments(tx, s)?;
     for m in &s.movements {
         insert_movement(tx, m)?;
     }

@@ -244,24 +244,7 @@ impl Store {
 /// Queues nothing: the caller queues the op that carries it — a
 /// `StockMoved` op, or the `SaleRecorded` op for a sale's movements.
 pub(crate) fn insert_movement(tx: &Tx<'_>, m: &StockMovementRecord) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO stock_movements (id, product_id, branch_id, device_id, kind, quantity_milli,
-                                      sale_id, user_id, note, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        m.id.to_string(),
-        m.product_id.to_string(),
-        m.branch_id.to_string(),
-        m.device_id.to_string(),
-        m.kind.as_str(),
-        m.quantity.milli(),
-        m.sale_id.map(|s| s.to_string()),
-        m.user_id.map(|u| u.to_string()),
-        m.note,
-        m.created_at.as_millis(),
-    ])?;
-    Ok(())
+    Ok(record_sql::insert_movement(tx, m)?)
 }
 
 /// Writes a movement made by `actor` at this till and queues its `StockMoved` op.
