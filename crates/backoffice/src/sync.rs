@@ -74,7 +74,7 @@ pub async fn device(
     let info = state
         .db(move |conn, _| {
             Ok(conn.query_row(
-                "SELECT d.code, d.name, d.kind, b.id, b.code, b.name, b.time_zone, b.hlc, b.deleted_at
+                "SELECT d.code, d.name, d.kind, b.id, b.code, b.name, b.time_zone, b.hlc, b.deleted_at, d.last_seq
                  FROM devices d JOIN branches b ON b.id = d.branch_id WHERE d.id = ?1",
                 [id.to_string()],
                 |r| {
@@ -100,6 +100,7 @@ pub async fn device(
                             hlc: text(7)?.parse().map_err(|e: pos_domain::DomainError| parse_err(7, e.to_string()))?,
                             deleted_at: r.get::<_, Option<i64>>(8)?.map(Timestamp::from_millis),
                         },
+                        acknowledged_seq: r.get::<_, i64>(9)?.max(0) as u64,
                     })
                 },
             )?)

@@ -116,6 +116,11 @@ pub struct DeviceInfo {
     pub device_name: String,
     pub kind: DeviceKind,
     pub branch: BranchState,
+    /// The highest device sequence the server has accounted for (applied,
+    /// duplicate or rejected). Lower than what the till saw acknowledged
+    /// means the server lost ops (restored from a backup).
+    #[serde(default)]
+    pub acknowledged_seq: u64,
 }
 
 /// What kind of device a key belongs to.

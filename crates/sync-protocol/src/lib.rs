@@ -2,15 +2,18 @@
 //!
 //! This crate holds only data shapes (serde), no behaviour: the
 //! **operations** a till writes to its outbox ([`op`]) and the sync API's
-//! status, push, pull and error messages ([`api`]), and the mobile API's
+//! status, push, pull and error messages ([`api`]), Full Cloud
+//! Synchronization's steps ([`full`]), and the mobile API's
 //! catalog and sale answer ([`mobile`]). Every type here is
 //! versioned by [`PROTOCOL_VERSION`] and documented in `docs/sync-protocol.md`.
 
 pub mod api;
+pub mod full;
 pub mod mobile;
 pub mod op;
 
 pub use api::*;
+pub use full::*;
 pub use mobile::*;
 pub use op::*;
 

@@ -161,6 +161,7 @@ pub async fn start_on(addr: SocketAddr) -> Running {
                     hlc: pos_domain::Hlc::ZERO,
                     deleted_at: None,
                 },
+                acknowledged_seq: 0,
             },
         }),
         counts: Counts::default(),
@@ -203,7 +204,10 @@ async fn device(State(d): State<Arc<Double>>, headers: HeaderMap) -> Response {
     if !authorized(&headers) {
         return error(ErrorCode::Unauthorized, "unknown key", None);
     }
-    Json(d.books().device.clone()).into_response()
+    let books = d.books();
+    let mut info = books.device.clone();
+    info.acknowledged_seq = books.expected_seq - 1;
+    Json(info).into_response()
 }
 
 async fn status(State(d): State<Arc<Double>>) -> Json<StatusResponse> {
