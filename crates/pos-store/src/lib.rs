@@ -26,6 +26,7 @@ pub mod customers;
 mod db;
 mod error;
 pub mod expenses;
+pub mod full_sync;
 pub mod identity;
 pub mod migrate;
 pub mod outbox;
