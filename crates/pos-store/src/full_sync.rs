@@ -439,7 +439,10 @@ mod tests {
             products.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
             ids
         );
-        let records = k.store.full_sync_records(EntityKind::Product, &ids).unwrap();
+        let records = k
+            .store
+            .full_sync_records(EntityKind::Product, &ids)
+            .unwrap();
         for (entry, record) in products.iter().zip(&records) {
             assert_eq!(entry.digest, digest(record));
             let FullRecord::Product(p) = record else {
@@ -449,7 +452,10 @@ mod tests {
             assert_eq!((p.name.as_str(), p.price), (live.name.as_str(), live.price));
         }
         // A price change changes the digest.
-        let before = products.iter().find(|e| e.id == soda.id.to_string()).unwrap();
+        let before = products
+            .iter()
+            .find(|e| e.id == soda.id.to_string())
+            .unwrap();
         let change = crate::catalog::ProductUpdate {
             price: Some(kes(85_00)),
             ..Default::default()

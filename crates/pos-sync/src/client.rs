@@ -1,5 +1,5 @@
 //! The HTTP client of the Back Office sync API (`GET /api/status`,
-//! `POST /api/sync`, `GET /api/sync`), with the wire types of
+//! `POST /api/sync`, `GET /api/sync`, `POST /api/sync/full`), with the wire types of
 //! `sync-protocol` as they are.
 //!
 //! Every failure is one of three kinds ([`ClientError`]): the Back Office
@@ -13,8 +13,8 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 use sync_protocol::{
-    Cursor, DeviceInfo, ErrorBody, ErrorCode, PullResponse, PushRequest, PushResponse,
-    StatusResponse,
+    Cursor, DeviceInfo, ErrorBody, ErrorCode, FullSyncRequest, FullSyncResponse, PullResponse,
+    PushRequest, PushResponse, StatusResponse,
 };
 
 use crate::credentials::ApiKey;
@@ -176,6 +176,16 @@ impl BackOffice {
             .post(self.url("api/sync")?)
             .bearer_auth(self.key.expose())
             .json(batch);
+        self.send(req).await
+    }
+
+    /// `POST /api/sync/full`: one step of Full Cloud Synchronization.
+    pub async fn full_sync(&self, step: &FullSyncRequest) -> Result<FullSyncResponse, ClientError> {
+        let req = self
+            .http
+            .post(self.url("api/sync/full")?)
+            .bearer_auth(self.key.expose())
+            .json(step);
         self.send(req).await
     }
 

@@ -177,6 +177,9 @@ pub struct SyncReport {
     pub changes: usize,
     /// Whether the cursor was reset for a new Back Office epoch.
     pub rebootstrapped: bool,
+    /// Whether the Back Office had lost acknowledged ops of this till (it
+    /// was restored from a backup) and the till uploaded its records again.
+    pub recovered: bool,
 }
 
 /// Why a round stopped. Cloneable, so callers that joined a round get the
@@ -280,6 +283,8 @@ struct Inner {
     /// When `GET /api/status` last answered (None: not since start or since
     /// the last failure).
     status_checked: Mutex<Option<tokio::time::Instant>>,
+    /// Held by a round and by Full Cloud Synchronization: never both at once.
+    exclusive: tokio::sync::Mutex<()>,
 }
 
 /// Locks the store. A panic while it was held leaves no half transaction
@@ -305,6 +310,7 @@ impl SyncEngine {
                 stop: AtomicBool::new(false),
                 stopped: Notify::new(),
                 status_checked: Mutex::new(None),
+                exclusive: tokio::sync::Mutex::new(()),
             }),
         };
         engine.refresh_counts_now();
@@ -455,7 +461,7 @@ impl SyncEngine {
 
     /// Runs `f` on the store on a blocking thread (the lock is never held
     /// across a network await, and a long page never stalls the runtime).
-    async fn with_store<T, F>(&self, f: F) -> Result<T, SyncError>
+    pub(crate) async fn with_store<T, F>(&self, f: F) -> Result<T, SyncError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> pos_store::Result<T> + Send + 'static,
@@ -467,22 +473,33 @@ impl SyncEngine {
             .map_err(SyncError::from)
     }
 
-    async fn run_round(&self, kind: RoundKind) -> Outcome {
+    /// The configured Back Office, or [`SyncError::NotConfigured`].
+    pub(crate) fn client(&self) -> Result<BackOffice, SyncError> {
         let client = self
             .inner
             .client
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let Some(client) = client else {
-            self.inner
-                .status
-                .send_modify(|s| s.state = EngineState::NotConfigured);
-            return Err(SyncError::NotConfigured);
-        };
-        self.inner
-            .status
-            .send_modify(|s| s.state = EngineState::Syncing);
+        client.ok_or_else(|| {
+            self.set_state(EngineState::NotConfigured);
+            SyncError::NotConfigured
+        })
+    }
+
+    pub(crate) fn set_state(&self, state: EngineState) {
+        self.inner.status.send_modify(|s| s.state = state);
+    }
+
+    /// Waits until no round and no Full Cloud Synchronization runs.
+    pub(crate) async fn exclusive(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.exclusive.lock().await
+    }
+
+    async fn run_round(&self, kind: RoundKind) -> Outcome {
+        let client = self.client()?;
+        let _exclusive = self.exclusive().await;
+        self.set_state(EngineState::Syncing);
         let mut report = SyncReport::default();
         let mut outcome = self.check_status(&client).await;
         if outcome.is_ok() && kind.pushes() {
@@ -508,6 +525,12 @@ impl SyncEngine {
         self.refresh_counts().await;
         self.inner.status.send_modify(|s| s.state = state);
         outcome.map(|()| report)
+    }
+
+    /// Asks `GET /api/status` now, due or not.
+    pub(crate) async fn check_status_now(&self, client: &BackOffice) -> Result<(), SyncError> {
+        *lock_checked(&self.inner.status_checked) = None;
+        self.check_status(client).await
     }
 
     /// Asks `GET /api/status` on the first round, after a failure, and every
@@ -546,8 +569,10 @@ impl SyncEngine {
         Ok(())
     }
 
-    /// Pushes the outbox until it is empty (quarantined ops aside).
-    async fn push_all(
+    /// Pushes the outbox until it is empty (quarantined ops aside). If the
+    /// Back Office lost ops it had acknowledged, uploads this till's records
+    /// ([`crate::full`]'s recovery) once and goes on.
+    pub(crate) async fn push_all(
         &self,
         client: &BackOffice,
         report: &mut SyncReport,
@@ -586,6 +611,15 @@ impl SyncEngine {
                         } => gap_error(judge_gap(*expected_seq, first_sent)),
                         _ => SyncError::Client(e),
                     };
+                    if matches!(error, SyncError::ServerLostOps { .. }) && !report.recovered {
+                        report.recovered = true;
+                        match self.recover(client).await {
+                            Ok(_) => continue,
+                            Err(e) if e.is_unreachable() => return Err(e),
+                            // The lost-ops error says what a manager can do.
+                            Err(e) => tracing::error!(error = %e, "the recovery upload failed"),
+                        }
+                    }
                     let message = error.to_string();
                     self.with_store(move |s| s.outbox_record_failure(&sent, &message))
                         .await?;
@@ -629,7 +663,7 @@ impl SyncEngine {
     }
 
     /// Pulls and applies pages until the feed has no more.
-    async fn pull_all(
+    pub(crate) async fn pull_all(
         &self,
         client: &BackOffice,
         report: &mut SyncReport,
@@ -643,7 +677,7 @@ impl SyncEngine {
                     code: ErrorCode::EpochChanged,
                     ..
                 }) if !report.rebootstrapped => {
-                    self.rebootstrap(report).await?;
+                    self.rebootstrap(client, report).await?;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -660,7 +694,7 @@ impl SyncEngine {
                 Err(SyncError::Store(e))
                     if matches!(*e, StoreError::EpochMismatch { .. }) && !report.rebootstrapped =>
                 {
-                    self.rebootstrap(report).await?;
+                    self.rebootstrap(client, report).await?;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -677,10 +711,23 @@ impl SyncEngine {
         }
     }
 
-    /// The Back Office has a new epoch: forget the cursor, pull from the start.
-    async fn rebootstrap(&self, report: &mut SyncReport) -> Result<(), SyncError> {
+    /// The Back Office has a new epoch (it was restored from a backup): if it
+    /// lost ops this till saw acknowledged, upload this till's records first
+    /// (pulling the older states back would otherwise overwrite newer local
+    /// values); then forget the cursor and pull from the start.
+    async fn rebootstrap(
+        &self,
+        client: &BackOffice,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
         tracing::warn!("the Back Office changed epoch: pulling everything again");
         report.rebootstrapped = true;
+        let theirs = client.device().await?.acknowledged_seq;
+        let ours = self.with_store(|s| s.acknowledged_seq()).await?;
+        if theirs < ours && !report.recovered {
+            report.recovered = true;
+            self.recover(client).await?;
+        }
         self.with_store(|s| s.reset_sync_cursor()).await
     }
 

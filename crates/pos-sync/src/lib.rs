@@ -7,6 +7,9 @@
 //! - [`engine`]: [`SyncEngine`] — one round at a time (callers join a running
 //!   round), push then pull, the timer loop with backoff and nudges, and the
 //!   [`SyncStatus`] the Sync Status page watches.
+//! - [`full`]: Full Cloud Synchronization (preview, chunked resumable upload)
+//!   and the automatic recovery upload after the Back Office lost acknowledged
+//!   ops.
 //! - [`credentials`]: the Back Office URL (a till setting) and the API key
 //!   (OS keyring only, behind [`KeyStore`]).
 //!
@@ -16,6 +19,7 @@
 pub mod client;
 pub mod credentials;
 pub mod engine;
+pub mod full;
 pub mod plan;
 
 pub use client::{BackOffice, ClientError};
@@ -26,5 +30,9 @@ pub use credentials::{
 pub use engine::{
     EngineState, QuarantinedOp, RoundKind, SyncConfig, SyncEngine, SyncError, SyncReport,
     SyncStatus,
+};
+pub use full::{
+    EntityPreview, FullSyncOptions, FullSyncPhase, FullSyncPreview, FullSyncProgress,
+    FullSyncReport,
 };
 pub use plan::{Backoff, GapVerdict, PushPlan};
