@@ -1,6 +1,8 @@
 //! Randomized convergence: three real tills in two branches against the real
 //! Back Office do random sales, restocks and price edits, syncing at random
-//! (a till that skips syncs is offline). After everyone syncs, every replica
+//! (a till that skips syncs is offline), each through its own proxy that now
+//! and then loses the network or swallows the server's answer after the
+//! server committed (random disconnects). After everyone syncs, every replica
 //! agrees with the server: the same prices, every sale once, and every stock
 //! level equal to the sum of its branch's movements.
 //!
@@ -8,7 +10,9 @@
 
 mod common;
 
-use common::{Till, kes, start_server, till};
+use std::sync::atomic::Ordering;
+
+use common::{Proxy, Till, kes, proxy, start_server, till};
 use pos_domain::{Name, ProductId, Quantity, Sku, TaxCode};
 use pos_store::catalog::{NewProduct, ProductUpdate};
 
@@ -30,6 +34,10 @@ impl Lcg {
 async fn run(seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path()).await;
+    let mut proxies: Vec<Proxy> = Vec::new();
+    for _ in 0..3 {
+        proxies.push(proxy(&server.url).await);
+    }
     let tills: Vec<Till> = [
         ("Westlands", "Till 1"),
         ("Westlands", "Till 2"),
@@ -41,7 +49,7 @@ async fn run(seed: u64) {
         till(
             dir.path(),
             &format!("t{i}"),
-            &server.url,
+            &proxies[i].url,
             &server.add_till(branch, name),
         )
     })
@@ -80,8 +88,10 @@ async fn run(seed: u64) {
 
     let mut rng = Lcg(seed);
     let mut sales = Vec::new();
+    let mut faults = 0;
     for _ in 0..60 {
-        let t = &tills[rng.below(3) as usize];
+        let which = rng.below(3) as usize;
+        let t = &tills[which];
         let p = products[rng.below(products.len() as u64) as usize];
         match rng.below(10) {
             0..=4 => {
@@ -110,10 +120,28 @@ async fn run(seed: u64) {
                     )
                     .unwrap();
             }
+            // The network drops during a sync: before the request reaches
+            // the server, or after it committed (the answer is lost).
+            7 => {
+                let flag = if rng.below(2) == 0 {
+                    &proxies[which].down
+                } else {
+                    &proxies[which].swallow
+                };
+                flag.store(true, Ordering::SeqCst);
+                let outcome = t.engine.sync_once().await;
+                flag.store(false, Ordering::SeqCst);
+                assert!(
+                    outcome.as_ref().is_err_and(|e| e.is_unreachable()),
+                    "seed {seed}: a cut network must read as unreachable: {outcome:?}"
+                );
+                faults += 1;
+            }
             // Syncing now and then; a till that is not picked stays offline.
             _ => t.sync().await,
         }
     }
+    assert!(faults > 0, "seed {seed}: no disconnect was exercised");
     // Everyone comes back online: two rounds so each sees the others' pushes.
     for _ in 0..2 {
         for t in &tills {

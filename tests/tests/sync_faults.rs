@@ -2,63 +2,18 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
-use common::{kes, start_server, till};
+use common::{kes, proxy, start_server, till};
 use pos_domain::{Name, Quantity, Sku, TaxCode};
 use pos_store::catalog::NewProduct;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A TCP proxy in front of the Back Office that, while `swallow` is set,
-/// lets requests through but drops the server's answers on the floor and
-/// hangs up — the server has done the work, the till never hears of it.
-struct Proxy {
-    url: String,
-    swallow: Arc<AtomicBool>,
-}
-
-async fn proxy(to: SocketAddr) -> Proxy {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let swallow = Arc::new(AtomicBool::new(false));
-    let flag = swallow.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let flag = flag.clone();
-            tokio::spawn(async move {
-                let Ok(server) = TcpStream::connect(to).await else {
-                    return;
-                };
-                let (mut from_client, mut to_client) = client.into_split();
-                let (mut from_server, mut to_server) = server.into_split();
-                let up = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
-                });
-                let mut buf = vec![0u8; 64 * 1024];
-                while let Ok(n) = from_server.read(&mut buf).await {
-                    if n == 0 || flag.load(Ordering::SeqCst) {
-                        break; // hang up without passing the answer on
-                    }
-                    if to_client.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-                up.abort();
-            });
-        }
-    });
-    Proxy { url, swallow }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_is_retried_and_the_sale_counts_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path()).await;
     let key = server.add_till("Westlands", "Till 1");
-    let proxy = proxy(server.url.trim_start_matches("http://").parse().unwrap()).await;
+    let proxy = proxy(&server.url).await;
     let t = till(dir.path(), "a", &proxy.url, &key);
     t.sync().await;
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use backoffice::devices::{self, DeviceKind};
@@ -14,6 +15,8 @@ use pos_store::sales::{Checkout, CheckoutLine};
 use pos_store::{Actor, Durability, Store};
 use pos_sync::{ApiKey, BackOffice, SyncConfig, SyncEngine};
 use rusqlite::Connection;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 pub fn kes(minor: i64) -> Money {
@@ -32,6 +35,17 @@ pub async fn start_server(dir: &Path) -> Server {
 }
 
 pub async fn start_server_with(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Server {
+    start_server_at(dir, "127.0.0.1:0", tweak).await
+}
+
+/// Starts the server on `dir`'s database again at the address it had, as
+/// after a restart (the tills keep their Back Office URL).
+pub async fn restart_server(dir: &Path, url: &str) -> Server {
+    let addr = url.trim_start_matches("http://").to_string();
+    start_server_at(dir, &addr, |_| {}).await
+}
+
+async fn start_server_at(dir: &Path, bind: &str, tweak: impl FnOnce(&mut Config)) -> Server {
     let path = dir.join("backoffice.sqlite3");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -40,7 +54,7 @@ pub async fn start_server_with(dir: &Path, tweak: impl FnOnce(&mut Config)) -> S
     };
     tweak(&mut config);
     let state = AppState::open(config, Arc::new(SystemClock)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(backoffice::serve(listener, state, async {
@@ -140,4 +154,65 @@ impl Till {
     pub fn pending(&self) -> u64 {
         self.store.lock().unwrap().outbox_stats().unwrap().pending
     }
+}
+
+/// A TCP proxy in front of the Back Office, to cut a till's network:
+/// - while `swallow` is set it lets requests through but drops the server's
+///   answers and hangs up — the server has done the work, the till never
+///   hears of it;
+/// - while `down` is set it hangs up on every connection at once — the Back
+///   Office is unreachable.
+pub struct Proxy {
+    pub url: String,
+    pub swallow: Arc<AtomicBool>,
+    pub down: Arc<AtomicBool>,
+}
+
+pub async fn proxy(server_url: &str) -> Proxy {
+    let to: std::net::SocketAddr = server_url.trim_start_matches("http://").parse().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let swallow = Arc::new(AtomicBool::new(false));
+    let down = Arc::new(AtomicBool::new(false));
+    let (flag, cut) = (swallow.clone(), down.clone());
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            if cut.load(Ordering::SeqCst) {
+                drop(client);
+                continue;
+            }
+            let (flag, cut) = (flag.clone(), cut.clone());
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(to).await else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                // A kept-alive connection is cut too: each chunk checks.
+                let up_cut = cut.clone();
+                let up = tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = from_client.read(&mut buf).await {
+                        if n == 0 || up_cut.load(Ordering::SeqCst) {
+                            break; // the request never reaches the server
+                        }
+                        if to_server.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = from_server.read(&mut buf).await {
+                    if n == 0 || flag.load(Ordering::SeqCst) || cut.load(Ordering::SeqCst) {
+                        break; // hang up without passing the answer on
+                    }
+                    if to_client.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                up.abort();
+            });
+        }
+    });
+    Proxy { url, swallow, down }
 }
