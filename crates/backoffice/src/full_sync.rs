@@ -44,9 +44,9 @@ use sha2::{Digest as _, Sha256};
 use sync_protocol::{
     ApplyAnswer, ApplyChunk, CategoryPatch, ChangeBody, CustomerPatch, EntityKind, ExpensePatch,
     FinishAnswer, FinishRequest, FullRecord, FullSyncMode, FullSyncRequest, FullSyncResponse,
-    MAX_FULL_SYNC_RECORDS, MAX_MANIFEST_ENTRIES, OpBody, PreviewAnswer, PreviewPart,
-    ProductPatch, RecordRef, RecordRejection, RejectCode, SETTINGS_ID, SettingsPatch,
-    TaxRateRecord, Tombstone, UserPatch, digest,
+    MAX_FULL_SYNC_RECORDS, MAX_MANIFEST_ENTRIES, OpBody, PreviewAnswer, PreviewPart, ProductPatch,
+    RecordRef, RecordRejection, RejectCode, SETTINGS_ID, SettingsPatch, TaxRateRecord, Tombstone,
+    UserPatch, digest,
 };
 use uuid::Uuid;
 
@@ -224,7 +224,8 @@ fn server_entries(
 ) -> Result<BTreeMap<String, ServerEntry>, ApiError> {
     let mut out = BTreeMap::new();
     if kind == EntityKind::Settings {
-        let in_range = after.is_none_or(|a| SETTINGS_ID > a) && through.is_none_or(|t| SETTINGS_ID <= t);
+        let in_range =
+            after.is_none_or(|a| SETTINGS_ID > a) && through.is_none_or(|t| SETTINGS_ID <= t);
         if in_range {
             let state = apply::settings_state(conn)?;
             out.insert(
@@ -244,12 +245,7 @@ fn server_entries(
         EntityKind::Product => ("products", "id", "deleted_at IS NULL", ""),
         EntityKind::User => ("users", "id", "deleted_at IS NULL", ""),
         EntityKind::Customer => ("customers", "id", "deleted_at IS NULL", ""),
-        EntityKind::Expense => (
-            "expenses",
-            "id",
-            "deleted_at IS NULL",
-            "AND branch_id = ?3",
-        ),
+        EntityKind::Expense => ("expenses", "id", "deleted_at IS NULL", "AND branch_id = ?3"),
         EntityKind::Sale => ("sales", "id", "1", "AND branch_id = ?3"),
         EntityKind::StockMovement => (
             "stock_movements",
@@ -855,10 +851,8 @@ fn set_once_columns(
     record: &FullRecord,
 ) -> Result<(), ApplyError> {
     let created = |table: &str, id: String, at: Timestamp| -> Result<(), ApplyError> {
-        conn.prepare_cached(&format!(
-            "UPDATE {table} SET created_at = ?2 WHERE id = ?1"
-        ))?
-        .execute(params![id, at.as_millis()])?;
+        conn.prepare_cached(&format!("UPDATE {table} SET created_at = ?2 WHERE id = ?1"))?
+            .execute(params![id, at.as_millis()])?;
         Ok(())
     };
     match (current, record) {
@@ -1182,7 +1176,11 @@ fn finish(
     tx.prepare_cached(
         "UPDATE full_sync_sessions SET finished_at = ?2, acknowledged_seq = ?3 WHERE session = ?1",
     )?
-    .execute(params![f.session.to_string(), now.as_millis(), acknowledged])?;
+    .execute(params![
+        f.session.to_string(),
+        now.as_millis(),
+        acknowledged
+    ])?;
     let last_seq = |tx: &Connection| -> rusqlite::Result<i64> {
         tx.prepare_cached("SELECT last_seq FROM devices WHERE id = ?1")?
             .query_row([device.id.to_string()], |r| r.get(0))
@@ -1301,7 +1299,11 @@ pub fn list_versions(
             reason: r.get(6)?,
             session: r.get(7)?,
             state: serde_json::from_str(&state).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
+                rusqlite::Error::FromSqlConversionFailure(
+                    8,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
             })?,
         })
     })?;
@@ -1311,7 +1313,9 @@ pub fn list_versions(
 /// Why a version could not be restored. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
 pub enum VersionError {
-    #[error("there is no saved version {0}; list them with `whiz-backoffice versions list --entity KIND --id ID`")]
+    #[error(
+        "there is no saved version {0}; list them with `whiz-backoffice versions list --entity KIND --id ID`"
+    )]
     NotFound(i64),
     #[error("version {id} cannot be restored: {reason}")]
     Refused { id: i64, reason: String },
@@ -1391,10 +1395,7 @@ pub fn restore_version(
             None
         }
     };
-    tx.execute(
-        "UPDATE changes SET origin = NULL WHERE seq > ?1",
-        [before],
-    )?;
+    tx.execute("UPDATE changes SET origin = NULL WHERE seq > ?1", [before])?;
     tx.commit()?;
     tracing::info!(version, entity = kind.as_str(), id = %id, "restored a saved version");
     Ok(Restored {
