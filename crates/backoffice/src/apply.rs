@@ -692,6 +692,37 @@ fn tombstone<Id>(
     Ok(())
 }
 
+/// Writes a mutable record's `deleted_at` field by its clock, like any other
+/// field: `Some` is a tombstone, `None` brings the record back (only Full
+/// Cloud Synchronization and a restored version do that; no op can). Records
+/// no change: the caller applies the record's patch next, which does.
+pub(crate) fn merge_deleted_at(
+    conn: &Connection,
+    ctx: &OpContext,
+    table: &'static str,
+    what: &str,
+    id: &str,
+    deleted_at: Option<Timestamp>,
+) -> Result<()> {
+    require(conn, table, what, id)?;
+    merge(
+        conn,
+        ctx,
+        table,
+        what,
+        id,
+        vec![field(
+            "deleted_at",
+            deleted_at.map_or(Value::Null, |t| int(t.as_millis())),
+        )],
+        Create {
+            required: &[],
+            defaults: Vec::new(),
+        },
+    )?;
+    Ok(())
+}
+
 fn apply_product(conn: &Connection, ctx: &OpContext, p: &ProductPatch) -> Result<()> {
     let business = business_currency(conn)?;
     let mut fields = Vec::new();

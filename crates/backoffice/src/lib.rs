@@ -4,6 +4,8 @@
 //! - [`router`] and [`serve`]: the HTTP server (axum) with its limits,
 //!   JSON errors and graceful shutdown.
 //! - [`sync`]: `GET /api/status`, `POST /api/sync` (push), `GET /api/sync` (pull).
+//! - [`full_sync`]: `POST /api/sync/full` (Full Cloud Synchronization:
+//!   preview, apply chunks, finish) and the restorable versions it keeps.
 //! - [`apply`]: what each pushed op does to the server's tables (append-only
 //!   facts, last writer wins per field, tombstones) and the changes it records.
 //! - [`changes`]: the change feed devices pull, in commit order.
@@ -23,6 +25,7 @@ pub mod changes;
 pub mod db;
 pub mod devices;
 pub mod error;
+pub mod full_sync;
 pub mod mobile;
 pub mod openapi;
 pub mod rate_limit;
@@ -88,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status", get(sync::status))
         .route("/api/device", get(sync::device))
         .route("/api/sync", get(sync::pull).post(sync::push))
+        .route("/api/sync/full", axum::routing::post(full_sync::full))
         .route("/api/openapi.json", get(openapi::document))
         // The mobile API and per-key rate limiting (`mobile`, `rate_limit`).
         .route("/api/products", get(mobile::products))

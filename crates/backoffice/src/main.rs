@@ -6,6 +6,8 @@
 //! whiz-backoffice device list
 //! whiz-backoffice device revoke ID-OR-NAME
 //! whiz-backoffice restore-epoch
+//! whiz-backoffice versions list --entity product --id ID
+//! whiz-backoffice versions restore VERSION_ID
 //! ```
 
 use std::net::SocketAddr;
@@ -14,9 +16,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use backoffice::devices::{self, DeviceInfo, DeviceKind};
-use backoffice::{AppState, Config, db};
+use backoffice::{AppState, Config, db, full_sync};
 use clap::{Parser, Subcommand, ValueEnum};
 use pos_domain::{Clock, SystemClock, Timestamp};
+use sync_protocol::EntityKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +57,27 @@ enum Command {
     /// Give the database a new epoch after restoring it from a backup, so
     /// every device re-bootstraps instead of trusting its old cursor.
     RestoreEpoch,
+    /// List or restore the states Full Cloud Synchronization replaced.
+    Versions {
+        #[command(subcommand)]
+        command: VersionsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VersionsCommand {
+    /// The saved versions of one record, oldest first.
+    List {
+        /// settings, tax_rate, category, product, user, customer or expense.
+        #[arg(long)]
+        entity: String,
+        /// The record's id (a tax rate's code; `settings` for the settings).
+        #[arg(long)]
+        id: String,
+    },
+    /// Make a saved version the record's current state again (the state it
+    /// replaces is saved as a version too; every till pulls the change).
+    Restore { version_id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +120,7 @@ fn main() -> ExitCode {
         }
         Command::Device { command } => device(command, &cli.database, clock.as_ref()),
         Command::RestoreEpoch => restore_epoch(&cli.database, clock.as_ref()),
+        Command::Versions { command } => versions(command, &cli.database, clock.as_ref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -269,5 +294,68 @@ fn restore_epoch(database: &std::path::Path, clock: &dyn Clock) -> Result<(), Bo
     let new = db::restore_epoch(&conn, clock)?;
     println!("The database's epoch is now {new} (was {old}).");
     println!("Every device will pull everything again from the beginning on its next sync.");
+    Ok(())
+}
+
+fn versions(
+    command: VersionsCommand,
+    database: &std::path::Path,
+    clock: &dyn Clock,
+) -> Result<(), BoxError> {
+    let mut conn = db::open(database, clock)?;
+    match command {
+        VersionsCommand::List { entity, id } => {
+            let kind: EntityKind = serde_json::from_value(serde_json::Value::String(
+                entity.clone(),
+            ))
+            .ok()
+            .filter(|k: &EntityKind| !k.is_append_only())
+            .ok_or_else(|| {
+                format!(
+                    "'{entity}' is not a kind of record with versions; use settings, tax_rate, category, product, user, customer or expense"
+                )
+            })?;
+            let list = full_sync::list_versions(&conn, kind, &id)?;
+            if list.is_empty() {
+                println!(
+                    "No saved versions of {} {id}: Full Cloud Synchronization has not replaced or removed it.",
+                    kind.as_str()
+                );
+                return Ok(());
+            }
+            println!(
+                "{:<8} {:<19} {:<24} {:<20} SESSION",
+                "VERSION", "REPLACED AT (UTC)", "BY", "REASON"
+            );
+            for v in list {
+                println!(
+                    "{:<8} {:<19} {:<24} {:<20} {}",
+                    v.id,
+                    v.replaced_at.to_datetime().format("%Y-%m-%d %H:%M:%S"),
+                    v.device.unwrap_or_else(|| match v.replaced_by {
+                        Some(d) => d.to_string(),
+                        None => "whiz-backoffice (CLI)".to_string(),
+                    }),
+                    v.reason,
+                    v.session.unwrap_or_else(|| "-".to_string())
+                );
+            }
+        }
+        VersionsCommand::Restore { version_id } => {
+            let restored = full_sync::restore_version(&mut conn, clock, version_id)?;
+            match restored.saved_as {
+                Some(saved) => println!(
+                    "Restored version {version_id} of {} {}; the state it replaced is saved as version {saved}. Every till pulls the change on its next sync.",
+                    restored.entity.as_str(),
+                    restored.entity_id
+                ),
+                None => println!(
+                    "{} {} already has the values of version {version_id}; nothing changed.",
+                    restored.entity.as_str(),
+                    restored.entity_id
+                ),
+            }
+        }
+    }
     Ok(())
 }

@@ -13,6 +13,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_data",
         include_str!("../../../migrations/backoffice/0002_data.sql"),
     ),
+    (
+        "0003_full_sync",
+        include_str!("../../../migrations/backoffice/0003_full_sync.sql"),
+    ),
 ];
 
 /// Brings the database up to the latest version; returns it.

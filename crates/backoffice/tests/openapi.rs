@@ -31,6 +31,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/device"),
     ("POST", "/api/sync"),
     ("GET", "/api/sync"),
+    ("POST", "/api/sync/full"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/products"),
     ("POST", "/api/transaction"),
@@ -848,6 +849,215 @@ async fn real_messages_match_the_schemas() {
         );
     }
 
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn full_sync_messages_match_the_schemas() {
+    use sync_protocol::{
+        ApplyChunk, CategoryState, CustomerState, EntityKind, ExpenseState, FinishRequest,
+        FullRecord, FullSyncMode, FullSyncRequest, FullSyncResponse, PreviewPart, ProductState,
+        RecordRef, UserState,
+    };
+    let doc = document();
+    let server = start().await;
+    let mut till = server.till("Main", "Till 1");
+    let ops = [till.cashier_op()];
+    server.push_ok(&till.key, &ops).await;
+    let now = till.now();
+    let hlc = pos_domain::Hlc::new(T0 as u64, 0, 7);
+    let category = CategoryState {
+        id: CategoryId::new(),
+        name: name("Drinks"),
+        sort_order: 1,
+        hlc,
+        deleted_at: None,
+    };
+    let product = ProductState {
+        id: ProductId::new(),
+        name: name("Soda 500ml"),
+        sku: None,
+        barcode: None,
+        category_id: Some(category.id),
+        price: kes(80_00),
+        tax_code: TaxCode::parse("VAT16").unwrap(),
+        image: None,
+        track_stock: true,
+        low_stock: Some(Quantity::units(5)),
+        created_at: now,
+        hlc,
+        deleted_at: None,
+    };
+    let customer = CustomerState {
+        id: CustomerId::new(),
+        name: name("Akinyi"),
+        phone: None,
+        email: Some("akinyi@example.com".into()),
+        credit_limit: kes(5_000_00),
+        notes: None,
+        created_at: now,
+        hlc,
+        deleted_at: None,
+    };
+    let user = UserState {
+        id: pos_domain::UserId::new(),
+        name: name("Otieno"),
+        role: pos_domain::Role::Manager,
+        pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        active: true,
+        created_at: now,
+        hlc,
+        deleted_at: None,
+    };
+    let expense = ExpenseState {
+        id: ExpenseId::new(),
+        branch_id: till.branch_id,
+        device_id: till.device_id,
+        user_id: till.cashier,
+        category: name("Transport"),
+        description: "boda".into(),
+        amount: kes(200_00),
+        paid_with: ExpensePaidWith::Cash,
+        reference: None,
+        spent_at: now,
+        business_day: TimeZone::NAIROBI.business_day(now).to_string(),
+        created_at: now,
+        hlc,
+        deleted_at: Some(now),
+    };
+    let mut settings = backoffice::apply::settings_state(&server.admin()).unwrap();
+    settings.store_name = "Duka Bora".into();
+    let sale = till.sale(&[(product.id, "Soda 500ml", 80_00, 1)]);
+    let ghost = till.sale(&[(ProductId::new(), "Ghost", 10_00, 1)]);
+    let records = vec![
+        FullRecord::Settings(settings),
+        FullRecord::TaxRate(TaxRateRecord {
+            code: TaxCode::parse("VAT8").unwrap(),
+            name: "VAT 8%".into(),
+            basis_points: 800,
+            deleted: false,
+        }),
+        FullRecord::Category(category),
+        FullRecord::Product(product.clone()),
+        FullRecord::User(user),
+        FullRecord::Customer(customer.clone()),
+        FullRecord::Expense(expense),
+        FullRecord::Sale(sale),
+        FullRecord::Sale(ghost),
+        FullRecord::StockMovement(StockMovementRecord {
+            id: MovementId::new(),
+            product_id: product.id,
+            branch_id: till.branch_id,
+            device_id: till.device_id,
+            kind: MovementKind::Restock,
+            quantity: Quantity::units(12),
+            sale_id: None,
+            user_id: None,
+            note: Some("delivery".into()),
+            created_at: now,
+        }),
+        FullRecord::LedgerEntry(LedgerEntryRecord {
+            id: LedgerEntryId::new(),
+            customer_id: customer.id,
+            branch_id: till.branch_id,
+            device_id: till.device_id,
+            kind: LedgerKind::Payment,
+            amount: kes(-500_00),
+            sale_id: None,
+            method: Some(PaymentMethod::Cash),
+            reference: None,
+            user_id: Some(till.cashier),
+            note: None,
+            created_at: now,
+        }),
+    ];
+    let post = |body: Value| {
+        let req = server
+            .client
+            .post(server.url("/api/sync/full"))
+            .bearer_auth(&till.key)
+            .json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+
+    // Preview.
+    let mut entries: Vec<_> = records
+        .iter()
+        .filter(|r| r.entity() == EntityKind::Product)
+        .map(FullRecord::manifest_entry)
+        .collect();
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
+    let request = serde_json::to_value(FullSyncRequest::Preview(PreviewPart {
+        entity: EntityKind::Product,
+        after: None,
+        through: Some("ffffffff".into()),
+        records: entries,
+    }))
+    .unwrap();
+    assert_valid_request(&doc, "POST", "/api/sync/full", &request);
+    let (status, body) = post(request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_valid(&doc, "POST", "/api/sync/full", "200", &body);
+    assert_eq!(body["to_add"][0], product.id.to_string());
+
+    // Apply: every kind of record, one of them rejected.
+    let session = uuid::Uuid::now_v7();
+    let request = serde_json::to_value(FullSyncRequest::Apply(ApplyChunk {
+        session,
+        chunk: 1,
+        mode: FullSyncMode::Overwrite,
+        records,
+        remove: vec![RecordRef {
+            entity: EntityKind::Product,
+            id: ProductId::new().to_string(),
+        }],
+    }))
+    .unwrap();
+    assert_valid_request(&doc, "POST", "/api/sync/full", &request);
+    for duplicate in [false, true] {
+        let (status, body) = post(request.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_valid(&doc, "POST", "/api/sync/full", "200", &body);
+        let answer: FullSyncResponse = serde_json::from_value(body).unwrap();
+        let FullSyncResponse::Apply(answer) = answer else {
+            panic!("{answer:?}");
+        };
+        assert_eq!(answer.duplicate, duplicate);
+        assert_eq!((answer.added, answer.overwritten), (9, 1), "{answer:?}");
+        assert_eq!(answer.rejected.len(), 2, "{answer:?}");
+    }
+
+    // Finish.
+    let request = serde_json::to_value(FullSyncRequest::Finish(FinishRequest {
+        session,
+        acknowledged_seq: 1,
+    }))
+    .unwrap();
+    assert_valid_request(&doc, "POST", "/api/sync/full", &request);
+    let (status, body) = post(request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_valid(&doc, "POST", "/api/sync/full", "200", &body);
+    assert_eq!(body["next_device_seq"], 2);
+
+    // Errors: a bad part, another device's session.
+    let (status, body) = post(json!({"step": "preview", "entity": "product", "after": "b", "through": "a", "records": []})).await;
+    assert_eq!(status, 400);
+    assert_valid(&doc, "POST", "/api/sync/full", "400", &body);
+    let other = server.till("Main", "Till 2");
+    let res = server
+        .client
+        .post(server.url("/api/sync/full"))
+        .bearer_auth(&other.key)
+        .json(&json!({"step": "finish", "session": session, "acknowledged_seq": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert_valid(&doc, "POST", "/api/sync/full", "409", &body);
     server.stop().await;
 }
 
