@@ -5,8 +5,10 @@
 mod common;
 
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use common::{Server, Till, kes, restart_server, start_server, till};
+use common::{Server, Till, kes, proxy, restart_server, start_server, till};
 use pos_domain::{Name, ProductId, Quantity, SaleId, TaxCode};
 use pos_store::catalog::{NewProduct, ProductUpdate};
 use pos_sync::{FullSyncOptions, FullSyncPhase, FullSyncProgress};
@@ -172,7 +174,10 @@ async fn full_sync_from_a_stale_till_destroys_nothing_another_device_wrote() {
     assert_eq!(b.stock(soda), Quantity::units(15));
     assert!(b.store.lock().unwrap().product(juice).is_ok());
     a.sync().await;
-    assert_eq!(a.store.lock().unwrap().product(soda).unwrap().price, kes(80_00));
+    assert_eq!(
+        a.store.lock().unwrap().product(soda).unwrap().price,
+        kes(80_00)
+    );
     assert_eq!(a.stock(soda), Quantity::units(15));
 
     // Records only on the server go only when the manager ticks it, softly.
@@ -284,16 +289,130 @@ async fn a_back_office_restored_from_an_older_backup_loses_nothing() {
 
     // Every sale once, stock the sum of everything sold, the newer price.
     assert_eq!(server_sales(&server), sorted(&sales));
-    assert_eq!(server_stock(&server, soda), (50 - 1 - 2 - 1 - 4 - 1) * 1_000);
+    assert_eq!(
+        server_stock(&server, soda),
+        (50 - 1 - 2 - 1 - 4 - 1) * 1_000
+    );
     assert_eq!(server_price(&server, soda), (85_00, None));
     for t in [&a, &b] {
         assert_eq!(t.stock(soda), Quantity::units(41));
-        assert_eq!(t.store.lock().unwrap().product(soda).unwrap().price, kes(85_00));
+        assert_eq!(
+            t.store.lock().unwrap().product(soda).unwrap().price,
+            kes(85_00)
+        );
     }
     // And the tills' next ops are accepted in sequence.
     sales.push(b.sell(soda, 1, 85_00));
     b.sync().await;
     assert_eq!(b.pending(), 0);
     assert_eq!(server_sales(&server), sorted(&sales));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_full_sync_resumes_without_applying_anything_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let a = till(
+        dir.path(),
+        "a",
+        &server.url,
+        &server.add_till("Westlands", "Till 1"),
+    );
+    let net = proxy(&server.url).await;
+    let b = till(
+        dir.path(),
+        "b",
+        &net.url,
+        &server.add_till("Westlands", "Till 2"),
+    );
+    a.sync().await;
+    b.sync().await;
+    let products: Vec<ProductId> = (0..1_200)
+        .map(|i| add_product(&a, &format!("Item {i:04}"), 100_00, 0))
+        .collect();
+    a.sync().await;
+    b.sync().await;
+    // A reprices everything; B, stale, will put its prices back.
+    for &p in &products {
+        reprice(&a, p, 110_00);
+    }
+    a.sync().await;
+
+    // The answer to chunk 2 is lost after the server applied it: the chunk
+    // is sent again and answered from the server's record.
+    let preview = b.engine.full_sync_preview().await.unwrap();
+    assert_eq!(
+        preview
+            .entity(EntityKind::Product)
+            .unwrap()
+            .to_overwrite
+            .len(),
+        1_200
+    );
+    let swallow = net.swallow.clone();
+    let report = b
+        .engine
+        .full_sync_apply(&preview, FullSyncOptions::default(), &|p| {
+            if p.phase == FullSyncPhase::Uploading && p.done == 500 {
+                swallow.store(true, Ordering::SeqCst);
+                let swallow = swallow.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(1_200));
+                    swallow.store(false, Ordering::SeqCst);
+                });
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.overwritten, 1_200, "{report:?}");
+    assert!(report.repeated_chunks >= 1, "{report:?}");
+    let versions = |server: &Server| -> i64 {
+        server
+            .query()
+            .query_row(
+                "SELECT COUNT(*) FROM record_versions WHERE entity = 'product'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(versions(&server), 1_200, "each product replaced once");
+    assert_eq!(server_price(&server, products[700]), (100_00, None));
+
+    // Again, and this time the network goes for good after the first chunk.
+    a.sync().await;
+    for &p in &products {
+        reprice(&a, p, 120_00);
+    }
+    a.sync().await;
+    let preview = b.engine.full_sync_preview().await.unwrap();
+    let down = net.down.clone();
+    let err = b
+        .engine
+        .full_sync_apply(&preview, FullSyncOptions::default(), &|p| {
+            if p.phase == FullSyncPhase::Uploading && p.done == 500 {
+                down.store(true, Ordering::SeqCst);
+            }
+        })
+        .await
+        .unwrap_err();
+    assert!(err.is_unreachable(), "{err}");
+    net.down.store(false, Ordering::SeqCst);
+    // Running it again resumes: what landed previews as unchanged.
+    let preview = b.engine.full_sync_preview().await.unwrap();
+    let products_left = preview.entity(EntityKind::Product).unwrap();
+    assert_eq!(products_left.to_overwrite.len(), 700);
+    assert_eq!(products_left.unchanged, 500);
+    let report = b
+        .engine
+        .full_sync_apply(&preview, FullSyncOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.overwritten, 700);
+    assert_eq!(versions(&server), 2_400);
+    for &p in &products {
+        assert_eq!(server_price(&server, p), (100_00, None));
+    }
     server.stop().await;
 }
