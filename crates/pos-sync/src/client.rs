@@ -216,7 +216,23 @@ impl BackOffice {
             url: self.base_url.clone(),
             detail: describe(&e),
         };
-        let resp = req.send().await.map_err(unreachable)?;
+        let mut req = req;
+        let mut waits = 0;
+        let resp = loop {
+            // A 429 is answered before the server does anything, so the same
+            // request may go again once the server's Retry-After has passed.
+            let again = req.try_clone();
+            let resp = req.send().await.map_err(unreachable)?;
+            match (again, rate_limit_wait(&resp)) {
+                (Some(next), Some(wait)) if waits < RATE_LIMIT_RETRIES => {
+                    tracing::debug!(?wait, "rate limited by the Back Office: waiting");
+                    tokio::time::sleep(wait).await;
+                    waits += 1;
+                    req = next;
+                }
+                _ => break resp,
+            }
+        };
         let status = resp.status();
         // A body cut off half-way is a dropped connection, not a bad answer.
         let body = resp.bytes().await.map_err(unreachable)?;
@@ -228,6 +244,28 @@ impl BackOffice {
         }
         Err(error_from(status, &body))
     }
+}
+
+/// How many times one request waits out a `429 rate_limited` before the
+/// error is returned (and the round retried later).
+const RATE_LIMIT_RETRIES: u32 = 5;
+/// The longest `Retry-After` waited in place; a longer one ends the request.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(10);
+
+/// For a 429, how long the server asks to wait (`Retry-After` in seconds,
+/// 1 s when absent), if that is short enough to wait in place.
+fn rate_limit_wait(resp: &reqwest::Response) -> Option<Duration> {
+    if resp.status() != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let secs = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1);
+    let wait = Duration::from_secs(secs.max(1));
+    (wait <= MAX_RATE_LIMIT_WAIT).then_some(wait)
 }
 
 /// The error a non-2xx answer carries.

@@ -258,7 +258,7 @@ impl SyncEngine {
                     through: through.clone(),
                     records,
                 };
-                let answer = match send(client, &FullSyncRequest::Preview(part)).await? {
+                let answer = match send_retrying(client, &FullSyncRequest::Preview(part)).await? {
                     FullSyncResponse::Preview(a) => a,
                     other => return Err(unexpected("preview", &other)),
                 };
@@ -392,10 +392,6 @@ impl SyncEngine {
         self.refresh_counts().await;
         self.set_state(state);
     }
-}
-
-async fn send(client: &BackOffice, step: &FullSyncRequest) -> Result<FullSyncResponse, SyncError> {
-    Ok(client.full_sync(step).await?)
 }
 
 /// Sends a step again after transient failures (the server answers a

@@ -247,6 +247,32 @@ async fn a_rejected_op_is_quarantined_and_later_ops_still_go() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_push_waits_as_asked_and_goes_again() {
+    let server = double::start().await;
+    let t = till(&server.url, KEY, fast());
+    t.engine.sync_once().await.unwrap();
+    let applied_before = server.double.applied().len();
+    t.product("Tea", 50_00);
+    server.double.fail_next(Route::Push, Fault::RateLimited(1));
+    let started = std::time::Instant::now();
+
+    let report = t.engine.sync_once().await.unwrap();
+
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    assert_eq!(report.acknowledged, 1);
+    assert!(t.pending().is_empty());
+    assert_eq!(server.double.applied().len(), applied_before + 1);
+    let (_, pushes, _) = server.double.counts.get();
+    assert_eq!(
+        pushes, 3,
+        "the first round's, the refused one, the one after the wait"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_error_keeps_the_ops_and_records_the_error() {
     let server = double::start().await;
     let t = till(

@@ -38,6 +38,9 @@ pub enum Fault {
     DropAfterApplying,
     /// 409 `sequence_gap` expecting this sequence; nothing applied.
     Gap(u64),
+    /// 429 `rate_limited` with `Retry-After` of this many seconds; nothing
+    /// applied.
+    RateLimited(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -239,6 +242,13 @@ async fn push(
     let fault = d.take_fault(Route::Push);
     match fault {
         Some(Fault::Internal) => return error(ErrorCode::Internal, "database is locked", None),
+        Some(Fault::RateLimited(secs)) => {
+            let mut answer = error(ErrorCode::RateLimited, "slow down", None);
+            answer
+                .headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+            return answer;
+        }
         Some(Fault::Gap(expected)) => {
             return error(
                 ErrorCode::SequenceGap,
