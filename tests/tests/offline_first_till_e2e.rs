@@ -332,7 +332,9 @@ async fn a_till_that_sold_before_it_was_connected_syncs_everything_once() {
 
 /// Two tills of one shop both traded offline: both printed `MAIN-T1-000001`.
 /// The Back Office keeps both sales (its receipt numbers are not unique: a
-/// receipt is read with the device that printed it), each as its own device's.
+/// receipt is read with the device that printed it), each as its own device's,
+/// and each till takes in the other's (the till's receipt numbers are unique
+/// per device, `migrations/pos/0004_receipts_per_device.sql`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_offline_first_tills_keep_both_of_their_first_receipts() {
     let dir = tempfile::tempdir().unwrap();
@@ -373,14 +375,19 @@ async fn two_offline_first_tills_keep_both_of_their_first_receipts() {
         ]
     );
     assert_server_stock_is_the_sum_of_movements(&server);
-    // Each till keeps its own sale; the other's, whose receipt number it
-    // already uses, is held on its Sync Status page rather than dropped.
-    for (t, own, other) in [(&c, sale_c, sale_d), (&d, sale_d, sale_c)] {
+    // Each till has both sales (receipt numbers are unique per device), the
+    // other's stock movement with it, and nothing held aside.
+    for (t, own) in [(&c, sale_c), (&d, sale_d)] {
         let s = t.store.lock().unwrap();
-        assert!(s.sale(own).is_ok());
-        let held = s.held_changes().unwrap();
-        eprintln!("held: {held:?}; other: {:?}", s.sale(other).is_ok());
+        assert!(s.held_changes().unwrap().is_empty());
+        for sale in [sale_c, sale_d] {
+            assert_eq!(s.sale(sale).unwrap().receipt_no, "MAIN-T1-000001");
+        }
+        // Looking the number up finds this till's own sale.
+        assert_eq!(s.sale_by_receipt("MAIN-T1-000001").unwrap().id, own);
     }
+    assert_eq!(c.stock(tea_d), Quantity::units(-1));
+    assert_eq!(d.stock(soda_c), Quantity::units(-2));
     drop(db);
     server.stop().await;
 }
