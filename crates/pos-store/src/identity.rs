@@ -46,15 +46,19 @@
 //!   paper: `MAIN-T1-000001` stays `MAIN-T1-000001`). Receipts printed after
 //!   adoption carry the registered codes (`Tx::next_receipt_no` reads the
 //!   identity); the till's counter continues, so the first one may read
-//!   `WESTL-T2-000004`. On the Back Office receipt numbers are deliberately
-//!   not unique (`migrations/backoffice/0002_data.sql`): two tills that both
-//!   traded offline both printed `MAIN-T1-000001`, and the server keeps both
-//!   sales, each with the device that printed it — a receipt number is read
-//!   together with its device there, never used to refuse or merge a sale.
-//!   Another till of the same branch, whose own database does keep receipt
-//!   numbers unique, holds such a pulled sale in `sync_held_changes` with the
-//!   reason, shown on its Sync Status page (see `replica`): it is neither
-//!   dropped nor lost, and the Back Office has it.
+//!   `WESTL-T2-000004`. Can an old provisional number collide? Yes: every
+//!   till that traded offline printed `MAIN-T1-…`, and a Back Office branch
+//!   named "Main" gives its first till the codes `MAIN-T1` too. So a receipt
+//!   number is unique only together with the device that printed it, on both
+//!   sides: the Back Office never made receipt numbers unique
+//!   (`migrations/backoffice/0002_data.sql`) and keeps both sales, each with
+//!   its device; the till keeps them unique per device
+//!   (`migrations/pos/0004_receipts_per_device.sql`), so a sibling till of
+//!   the branch takes in the other's `MAIN-T1-000001` beside its own instead
+//!   of holding it aside, and looking a number up finds this till's own sale
+//!   first (`Store::sale_by_receipt`). No sale is refused, merged or dropped
+//!   for its number; a person tells the two apart by the device each is
+//!   recorded with, and on the paper by its time, cashier and items.
 //! - **Clocks are not rewritten.** Ops and mutable records stamped before
 //!   adoption carry the provisional node (`Hlc::node_of` the provisional
 //!   device id) in their HLC. The node only breaks ties between equal wall
