@@ -21,6 +21,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_sync_state",
         include_str!("../../../migrations/pos/0003_sync_state.sql"),
     ),
+    (
+        "0004_receipts_per_device",
+        include_str!("../../../migrations/pos/0004_receipts_per_device.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -85,3 +85,90 @@ fn append_only_tables_refuse_updates_and_deletes() {
         .unwrap();
     assert_eq!(level, 1000);
 }
+
+#[test]
+fn receipts_become_unique_per_device_and_sales_survive_the_rebuild() {
+    // A version-3 till with a sale, its line, payment and movement, and a void.
+    let mut conn = Connection::open_in_memory().unwrap();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    for (i, (_, sql)) in MIGRATIONS.iter().enumerate().take(3) {
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(sql).unwrap();
+        tx.pragma_update(None, "user_version", i + 1).unwrap();
+        tx.commit().unwrap();
+    }
+    conn.execute_batch(
+        "INSERT INTO branches (id, code, name, hlc) VALUES ('b', 'MAIN', 'Main', 'h');
+         INSERT INTO users (id, name, role, pin_hash, created_at, hlc) VALUES ('u', 'U', 'owner', 'x', 0, 'h');
+         INSERT INTO products (id, name, price_minor, currency, tax_code, created_at, hlc)
+             VALUES ('p', 'Soda', 5000, 'KES', 'VAT16', 0, 'h');
+         INSERT INTO sales (id, receipt_no, kind, branch_id, device_id, cashier_id, currency, tax_mode,
+                 subtotal_minor, discount_minor, tax_minor, total_minor, created_at, business_day)
+             VALUES ('s1', 'MAIN-T1-000001', 'sale', 'b', 'd1', 'u', 'KES', 'inclusive', 5000, 0, 690, 5000, 1, '2026-03-02');
+         INSERT INTO sales (id, receipt_no, kind, original_sale_id, branch_id, device_id, cashier_id, currency,
+                 tax_mode, subtotal_minor, discount_minor, tax_minor, total_minor, created_at, business_day)
+             VALUES ('s2', 'MAIN-T1-000002', 'void', 's1', 'b', 'd1', 'u', 'KES', 'inclusive', -5000, 0, -690, -5000, 2, '2026-03-02');
+         INSERT INTO sale_lines VALUES ('s1', 1, NULL, 'p', 'Soda', NULL, 5000, 1000, 5000, 0, 5000, 'VAT16', 1600, 690, 5000);
+         INSERT INTO payments (id, sale_id, method, amount_minor) VALUES ('pay', 's1', 'cash', 5000);
+         INSERT INTO stock_movements (id, product_id, branch_id, device_id, kind, quantity_milli, sale_id, created_at)
+             VALUES ('m', 'p', 'b', 'd1', 'sale', -1000, 's1', 1);",
+    )
+    .unwrap();
+    let before: Vec<String> = conn
+        .prepare("SELECT id || receipt_no || kind || IFNULL(original_sale_id, '-') FROM sales ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+
+    assert_eq!(migrate(&mut conn).unwrap(), latest_version());
+    let after: Vec<String> = conn
+        .prepare("SELECT id || receipt_no || kind || IFNULL(original_sale_id, '-') FROM sales ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(after, before);
+    let fk: i64 = conn
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(fk, 0);
+    let insert = "INSERT INTO sales (id, receipt_no, kind, branch_id, device_id, cashier_id, currency,
+            tax_mode, subtotal_minor, discount_minor, tax_minor, total_minor, created_at, business_day)
+        VALUES (?1, 'MAIN-T1-000001', 'sale', 'b', ?2, 'u', 'KES', 'inclusive', 0, 0, 0, 0, 3, '2026-03-02')";
+    // Another device's MAIN-T1-000001 is welcome; the same device's twice is not.
+    conn.execute(insert, ["s3", "d2"]).unwrap();
+    assert!(conn.execute(insert, ["s4", "d2"]).is_err());
+    // The guards, indexes and foreign keys are back.
+    assert!(conn.execute("UPDATE sales SET reason = 'x'", []).is_err());
+    assert!(
+        conn.execute("DELETE FROM sales WHERE id = 's3'", [])
+            .is_err()
+    );
+    assert!(
+        conn.execute(
+            "INSERT INTO payments (id, sale_id, method, amount_minor) VALUES ('x', 'nope', 'cash', 1)",
+            []
+        )
+        .is_err()
+    );
+    let void_twice = "INSERT INTO sales (id, receipt_no, kind, original_sale_id, branch_id, device_id,
+            cashier_id, currency, tax_mode, subtotal_minor, discount_minor, tax_minor, total_minor,
+            created_at, business_day)
+        VALUES ('s5', 'MAIN-T1-000009', 'void', 's1', 'b', 'd1', 'u', 'KES', 'inclusive', 0, 0, 0, 0, 4, '2026-03-02')";
+    assert!(conn.execute(void_twice, []).is_err(), "one void per sale");
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sales'
+             AND name IN ('sales_day', 'sales_created', 'sales_original', 'sales_one_void',
+                          'sales_customer', 'sales_receipt')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 6);
+}

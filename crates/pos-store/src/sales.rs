@@ -124,12 +124,21 @@ impl Store {
         })
     }
 
-    /// A sale by its receipt number (`MAIN-T1-000123`).
+    /// A sale by its receipt number (`MAIN-T1-000123`). Receipt numbers are
+    /// unique per device: tills that traded before they were connected all
+    /// printed `MAIN-T1-…`, so when another till's sale has the same number,
+    /// this till's own sale is the one found.
     pub fn sale_by_receipt(&self, receipt_no: &str) -> Result<SaleRecord> {
         let id: Option<SaleId> = self
             .conn()
-            .prepare_cached("SELECT id FROM sales WHERE receipt_no = ?1")?
-            .query_row([receipt_no.trim()], |r| col_parse(r, 0))
+            .prepare_cached(
+                "SELECT id FROM sales WHERE receipt_no = ?1
+                 ORDER BY device_id = ?2 DESC, created_at DESC LIMIT 1",
+            )?
+            .query_row(
+                params![receipt_no.trim(), self.identity().device_id.to_string()],
+                |r| col_parse(r, 0),
+            )
             .optional()?;
         match id {
             Some(id) => self.sale(id),
