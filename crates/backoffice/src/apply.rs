@@ -13,6 +13,11 @@
 //!   if it carries every required field. Deletes are tombstones, ordered the
 //!   same way (`deleted_at` is a field).
 //! - Tax rates travel whole and are last writer wins on the record.
+//! - **Customers** are one account per person: a customer whose phone another
+//!   live customer already has is merged into that one, and a patch or
+//!   delete naming a merged-away id applies to the customer it was merged
+//!   into ([`crate::customer_merge`]). Sales, payments and ledger entries
+//!   keep the customer id they were recorded with; balances resolve aliases.
 //!
 //! After every op the record's merged state goes into the change feed, also
 //! when the op lost every field: the device that sent it then learns the
@@ -38,6 +43,7 @@ use sync_protocol::{
 };
 
 use crate::changes::record_change;
+use crate::customer_merge;
 
 /// Why an op was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +102,12 @@ pub struct OpContext {
 }
 
 impl OpContext {
-    fn record(&self, conn: &Connection, body: ChangeBody, branch: Option<BranchId>) -> Result<()> {
+    pub(crate) fn record(
+        &self,
+        conn: &Connection,
+        body: ChangeBody,
+        branch: Option<BranchId>,
+    ) -> Result<()> {
         record_change(conn, &body, branch, Some(self.device), self.now)?;
         Ok(())
     }
@@ -124,12 +135,10 @@ pub fn apply_op(conn: &Connection, ctx: &OpContext, body: &OpBody) -> Result<()>
         }
         OpBody::CustomerChanged(c) => apply_customer(conn, ctx, c),
         OpBody::CustomerDeleted(t) => {
-            tombstone(conn, ctx, "customers", "customer", &t.id.to_string(), t)?;
-            ctx.record(
-                conn,
-                ChangeBody::Customer(customer_state(conn, t.id)?),
-                None,
-            )
+            // A merged-away id stands for the customer it was merged into.
+            let id = customer_merge::canonical_customer(conn, t.id)?;
+            tombstone(conn, ctx, "customers", "customer", &id.to_string(), t)?;
+            ctx.record(conn, ChangeBody::Customer(customer_state(conn, id)?), None)
         }
         OpBody::UserChanged(u) => apply_user(conn, ctx, u),
         OpBody::UserDeleted(t) => {
@@ -543,9 +552,9 @@ fn int(i: i64) -> Value {
     Value::Integer(i)
 }
 
-type FieldClocks = BTreeMap<String, Hlc>;
+pub(crate) type FieldClocks = BTreeMap<String, Hlc>;
 
-fn parse_clocks(json: &str) -> Result<FieldClocks> {
+pub(crate) fn parse_clocks(json: &str) -> Result<FieldClocks> {
     serde_json::from_str(json).map_err(|e| {
         ApplyError::Db(rusqlite::Error::FromSqlConversionFailure(
             0,
@@ -555,7 +564,7 @@ fn parse_clocks(json: &str) -> Result<FieldClocks> {
     })
 }
 
-fn clocks_json(clocks: &FieldClocks) -> Result<String> {
+pub(crate) fn clocks_json(clocks: &FieldClocks) -> Result<String> {
     serde_json::to_string(clocks)
         .map_err(|e| ApplyError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
 }
@@ -864,23 +873,29 @@ fn apply_customer(conn: &Connection, ctx: &OpContext, c: &CustomerPatch) -> Resu
     if let Some(notes) = &c.notes {
         fields.push(field("notes", opt_text(notes.clone())));
     }
+    // A merged-away id stands for the customer it was merged into.
+    let id = customer_merge::canonical_customer(conn, c.id)?;
     merge(
         conn,
         ctx,
         "customers",
         "customer",
-        &c.id.to_string(),
+        &id.to_string(),
         fields,
         Create {
             required: &["name"],
             defaults: vec![("currency", text(business.code()))],
         },
     )?;
-    ctx.record(
-        conn,
-        ChangeBody::Customer(customer_state(conn, c.id)?),
-        None,
-    )
+    // A phone another live customer holds: the same person, created at two
+    // branches (or given their number at a till that had not heard of the
+    // other record yet). One account: see `customer_merge`.
+    if matches!(c.phone, Some(Some(_)))
+        && let Some(holder) = customer_merge::phone_holder(conn, id)?
+    {
+        return customer_merge::fold(conn, ctx, id, holder);
+    }
+    ctx.record(conn, ChangeBody::Customer(customer_state(conn, id)?), None)
 }
 
 fn apply_user(conn: &Connection, ctx: &OpContext, u: &UserPatch) -> Result<()> {
@@ -1094,7 +1109,7 @@ fn apply_tax_rate(conn: &Connection, ctx: &OpContext, r: &TaxRateRecord) -> Resu
 
 // Reading merged states back ----------------------------------------------------
 
-fn parse_text<T>(i: usize, s: &str) -> rusqlite::Result<T>
+pub(crate) fn parse_text<T>(i: usize, s: &str) -> rusqlite::Result<T>
 where
     T: std::str::FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,

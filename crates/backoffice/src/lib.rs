@@ -9,6 +9,8 @@
 //! - [`apply`]: what each pushed op does to the server's tables (append-only
 //!   facts, last writer wins per field, tombstones) and the changes it records.
 //! - [`changes`]: the change feed devices pull, in commit order.
+//! - [`customer_merge`]: one customer created at two branches becomes one
+//!   (aliases; balances resolve them).
 //! - [`mobile`]: `GET /api/products` and `POST /api/transaction` (mobile API).
 //! - [`rate_limit`]: the per-key token bucket (429 `rate_limited`).
 //! - [`auth`]: the `Authorization: Bearer` device extractor.
@@ -22,6 +24,7 @@
 pub mod apply;
 pub mod auth;
 pub mod changes;
+pub mod customer_merge;
 pub mod db;
 pub mod devices;
 pub mod error;

@@ -7,6 +7,12 @@
 //! are soft. Ledger entries are append-only facts: a payment or a manager's
 //! adjustment is a new entry queued whole (`LedgerEntryAdded`); credit sales
 //! write theirs through checkout ([`insert_ledger_entry`], [`check_credit`]).
+//!
+//! The same person added at two branches is merged by the Back Office into
+//! one customer; the other id becomes an alias (`customer_aliases`, pulled)
+//! and its record a tombstone. Ledger entries keep the id they were recorded
+//! with, so a balance is the sum of the entries recorded under the customer
+//! **or any id merged into it** (and a merged-away id owes nothing itself).
 
 use pos_domain::{
     BranchId, Currency, CustomerId, DomainError, LedgerEntryId, Money, MpesaCode, Name,
@@ -91,11 +97,21 @@ pub struct LedgerEntry {
     pub created_at: Timestamp,
 }
 
-/// Columns read by [`customer_row`].
+/// Columns read by [`customer_row`]. The balance sums the entries recorded
+/// under the customer's id and the ids merged into it (none for an alias).
 const CUSTOMER_SELECT: &str = "SELECT c.id, c.name, c.phone, c.email, c.credit_limit_minor,
         c.currency, c.notes, c.deleted_at,
-        (SELECT COALESCE(SUM(l.amount_minor), 0) FROM customer_ledger l WHERE l.customer_id = c.id)
+        (SELECT COALESCE(SUM(l.amount_minor), 0) FROM customer_ledger l
+         WHERE l.customer_id IN (
+             SELECT c.id WHERE NOT EXISTS (SELECT 1 FROM customer_aliases a WHERE a.alias_id = c.id)
+             UNION ALL SELECT a.alias_id FROM customer_aliases a WHERE a.customer_id = c.id))
     FROM customers c";
+
+/// The ids whose ledger entries count for customer `?1`: itself (unless it
+/// was merged into another) and every id merged into it.
+const LEDGER_IDS: &str =
+    "SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM customer_aliases WHERE alias_id = ?1)
+     UNION ALL SELECT alias_id FROM customer_aliases WHERE customer_id = ?1";
 
 fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Customer> {
     let currency: Currency = col_parse(r, 5)?;
@@ -181,17 +197,34 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Up to `limit` of a customer's ledger entries, newest first.
+    /// The customer `id` stands for: the one it was merged into by the Back
+    /// Office (same person added at two branches), or itself.
+    pub fn canonical_customer(&self, id: CustomerId) -> Result<CustomerId> {
+        let merged: Option<String> = self
+            .conn()
+            .prepare_cached("SELECT customer_id FROM customer_aliases WHERE alias_id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?;
+        match merged {
+            Some(text) => text
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("customer alias {id}: {e}"))),
+            None => Ok(id),
+        }
+    }
+
+    /// Up to `limit` of a customer's ledger entries, newest first, with those
+    /// recorded under ids merged into the customer.
     pub fn customer_ledger(&self, id: CustomerId, limit: u32) -> Result<Vec<LedgerEntry>> {
         self.customer(id)?;
-        let mut stmt = self.conn().prepare_cached(
+        let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT l.id, l.kind, l.amount_minor, l.currency, l.sale_id, s.receipt_no, l.method,
                     l.reference, l.note, l.branch_id, l.user_id, l.created_at
              FROM customer_ledger l LEFT JOIN sales s ON s.id = l.sale_id
-             WHERE l.customer_id = ?1
+             WHERE l.customer_id IN ({LEDGER_IDS})
              ORDER BY l.created_at DESC, l.rowid DESC
-             LIMIT ?2",
-        )?;
+             LIMIT ?2"
+        ))?;
         let rows = stmt.query_map(params![id.to_string(), limit], |r| {
             let currency: Currency = col_parse(r, 3)?;
             Ok(LedgerEntry {
@@ -510,12 +543,14 @@ impl Store {
     }
 }
 
-/// What a customer owes (positive) in the business currency: the ledger's sum.
+/// What a customer owes (positive) in the business currency: the ledger's
+/// sum, with the entries of ids merged into the customer.
 pub(crate) fn balance_of(conn: &Connection, customer: CustomerId) -> Result<i64> {
     Ok(conn
-        .prepare_cached(
-            "SELECT COALESCE(SUM(amount_minor), 0) FROM customer_ledger WHERE customer_id = ?1",
-        )?
+        .prepare_cached(&format!(
+            "SELECT COALESCE(SUM(amount_minor), 0) FROM customer_ledger
+             WHERE customer_id IN ({LEDGER_IDS})"
+        ))?
         .query_row([customer.to_string()], |r| r.get(0))?)
 }
 

@@ -948,9 +948,9 @@ mod tests {
     use crate::sales::{Checkout, CheckoutLine};
     use crate::testkit::{Kit, T0, kes, kit};
     use pos_domain::{
-        CategoryId, Currency, CustomerId, Discount, ExpenseId, LedgerEntryId, MovementId,
-        MovementKind, Name, PhoneNumber, ProductId, Quantity, Role, SaleId, TaxCode, TaxMode,
-        Tender, TimeZone, UserId,
+        BranchId, CategoryId, Currency, CustomerId, DeviceId, Discount, ExpenseId, LedgerEntryId,
+        MovementId, MovementKind, Name, PaymentMethod, PhoneNumber, ProductId, Quantity, Role,
+        SaleId, TaxCode, TaxMode, Tender, TimeZone, UserId,
     };
     use sync_protocol::{
         Change, ExpensePaidWith, LedgerEntryRecord, LedgerKind, StockMovementRecord,
@@ -1599,6 +1599,104 @@ mod tests {
             Some(category)
         );
         assert!(k.store.held_changes().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_merged_customer_owes_what_both_ledgers_add_up_to() {
+        let mut k = kit();
+        let owner = k.owner.clone();
+        // Added here offline with 200 on account, all pushed.
+        let local = k
+            .store
+            .create_customer(
+                &owner,
+                NewCustomer {
+                    name: name("Njeri"),
+                    phone: Some(PhoneNumber::parse("0712 345 678").unwrap()),
+                    email: None,
+                    credit_limit: kes(0),
+                    notes: None,
+                },
+            )
+            .unwrap();
+        k.store
+            .adjust_customer_balance(&owner, local.id, kes(200_00), "paper book")
+            .unwrap();
+        let ids: Vec<_> = k
+            .store
+            .outbox_pending(10)
+            .unwrap()
+            .iter()
+            .map(|e| e.op.op_id)
+            .collect();
+        k.store.outbox_acknowledge(&ids).unwrap();
+        // The Back Office had her from another branch first, owing 300 there.
+        let merged = CustomerId::new();
+        let mut gone = customer_state(local.id, "Njeri", Some("0712345678"), 2);
+        gone.deleted_at = Some(T0);
+        let there = LedgerEntryRecord {
+            id: LedgerEntryId::new(),
+            customer_id: merged,
+            branch_id: BranchId::new(),
+            device_id: DeviceId::new(),
+            kind: LedgerKind::Adjustment,
+            amount: kes(300_00),
+            sale_id: None,
+            method: None,
+            reference: None,
+            user_id: None,
+            note: Some("opening balance".into()),
+            created_at: T0,
+        };
+        let stats = k
+            .store
+            .apply_pulled(&page(
+                1,
+                vec![
+                    ChangeBody::Customer(customer_state(
+                        merged,
+                        "Mama Njeri",
+                        Some("+254712345678"),
+                        1,
+                    )),
+                    ChangeBody::LedgerEntry(there),
+                    ChangeBody::Customer(gone),
+                    ChangeBody::Customer(customer_state(
+                        merged,
+                        "Mama Njeri",
+                        Some("+254712345678"),
+                        3,
+                    )),
+                    ChangeBody::CustomerAlias {
+                        alias: local.id,
+                        customer: merged,
+                    },
+                ],
+            ))
+            .unwrap();
+
+        assert_eq!(stats.still_held, 0, "{stats:?}");
+        let c = k.store.customer(merged).unwrap();
+        assert_eq!(
+            c.balance,
+            kes(500_00),
+            "both ledgers count for the one customer"
+        );
+        assert_eq!(k.store.customer(local.id).unwrap().balance, kes(0));
+        assert!(k.store.customer(local.id).unwrap().deleted_at.is_some());
+        assert_eq!(k.store.canonical_customer(local.id).unwrap(), merged);
+        assert_eq!(k.store.canonical_customer(merged).unwrap(), merged);
+        assert_eq!(k.store.customer_ledger(merged, 10).unwrap().len(), 2);
+        assert!(k.store.customer_ledger(local.id, 10).unwrap().is_empty());
+        let live = k.store.search_customers("", 10).unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!((live[0].id, live[0].balance), (merged, kes(500_00)));
+        // A payment taken here now counts against the merged balance.
+        let after = k
+            .store
+            .record_customer_payment(&owner, merged, kes(450_00), PaymentMethod::Cash, None)
+            .unwrap();
+        assert_eq!(after.balance, kes(50_00));
     }
 
     #[test]
