@@ -22,7 +22,11 @@
 //!   transaction makes "is it here? insert it" atomic, and unlike
 //!   `INSERT OR IGNORE` it never hides another constraint (a receipt number
 //!   or M-Pesa code already used by a different sale).
-//! - **Customer aliases** are recorded in `customer_aliases`.
+//! - **Customer aliases** are recorded in `customer_aliases`: the Back Office
+//!   merged the same person added at two branches, and a balance sums the
+//!   ledger entries of the customer and of every id merged into it. Another
+//!   branch's credit-sale ledger entries arrive without their sale (sales
+//!   belong to their branch) and are kept without the link to it.
 //!
 //! A change that a local constraint refuses (a product whose category has not
 //! arrived, a customer whose phone number a local customer still holds, a
@@ -40,8 +44,9 @@ use pos_domain::{Hlc, Permission, Timestamp};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use sync_protocol::{
-    BranchState, CategoryState, ChangeBody, Cursor, CustomerState, Epoch, ExpenseState, OpBody,
-    ProductState, PullResponse, SaleRecord, SettingsState, TaxRateRecord, UserState,
+    BranchState, CategoryState, ChangeBody, Cursor, CustomerState, Epoch, ExpenseState,
+    LedgerEntryRecord, OpBody, ProductState, PullResponse, SaleRecord, SettingsState,
+    TaxRateRecord, UserState,
 };
 
 use crate::customers::insert_ledger_entry;
@@ -530,6 +535,23 @@ fn apply_one(tx: &mut Tx<'_>, body: &ChangeBody) -> Result<Applied> {
         ChangeBody::LedgerEntry(e) => {
             if exists(tx, "customer_ledger", &e.id.to_string())? {
                 return Ok(Applied::AlreadyPresent);
+            }
+            // Customers are shared but sales are not: another branch's credit
+            // sale never comes here, only its ledger entry. Keep the entry
+            // (the customer's balance is the sum over every branch) without
+            // the link to a sale this till will never have; its reference
+            // names the receipt. An entry of this branch whose sale has not
+            // arrived yet is held until it does, link and all.
+            if let Some(sale) = e.sale_id
+                && e.branch_id != tx.identity().branch_id
+                && !exists(tx, "sales", &sale.to_string())?
+            {
+                let unlinked = LedgerEntryRecord {
+                    sale_id: None,
+                    ..e.clone()
+                };
+                insert_ledger_entry(tx, &unlinked)?;
+                return Ok(Applied::Written);
             }
             insert_ledger_entry(tx, e)?;
             Ok(Applied::Written)
@@ -1634,19 +1656,28 @@ mod tests {
         let merged = CustomerId::new();
         let mut gone = customer_state(local.id, "Njeri", Some("0712345678"), 2);
         gone.deleted_at = Some(T0);
+        // Her credit sale at the other branch: the sale itself never comes
+        // here (sales belong to their branch), its ledger entry does.
         let there = LedgerEntryRecord {
             id: LedgerEntryId::new(),
             customer_id: merged,
             branch_id: BranchId::new(),
             device_id: DeviceId::new(),
-            kind: LedgerKind::Adjustment,
+            kind: LedgerKind::CreditSale,
             amount: kes(300_00),
-            sale_id: None,
+            sale_id: Some(SaleId::new()),
             method: None,
-            reference: None,
+            reference: Some("WEST-T1-000009".into()),
             user_id: None,
-            note: Some("opening balance".into()),
+            note: None,
             created_at: T0,
+        };
+        // An entry of this branch whose sale has not arrived waits for it.
+        let here_unsold = LedgerEntryRecord {
+            id: LedgerEntryId::new(),
+            branch_id: k.store.identity().branch_id,
+            sale_id: Some(SaleId::new()),
+            ..there.clone()
         };
         let stats = k
             .store
@@ -1659,7 +1690,8 @@ mod tests {
                         Some("+254712345678"),
                         1,
                     )),
-                    ChangeBody::LedgerEntry(there),
+                    ChangeBody::LedgerEntry(there.clone()),
+                    ChangeBody::LedgerEntry(here_unsold),
                     ChangeBody::Customer(gone),
                     ChangeBody::Customer(customer_state(
                         merged,
@@ -1675,7 +1707,8 @@ mod tests {
             ))
             .unwrap();
 
-        assert_eq!(stats.still_held, 0, "{stats:?}");
+        assert_eq!(stats.still_held, 1, "{stats:?}");
+        assert_eq!(k.store.held_changes().unwrap()[0].entity, "ledger_entry");
         let c = k.store.customer(merged).unwrap();
         assert_eq!(
             c.balance,
@@ -1686,7 +1719,13 @@ mod tests {
         assert!(k.store.customer(local.id).unwrap().deleted_at.is_some());
         assert_eq!(k.store.canonical_customer(local.id).unwrap(), merged);
         assert_eq!(k.store.canonical_customer(merged).unwrap(), merged);
-        assert_eq!(k.store.customer_ledger(merged, 10).unwrap().len(), 2);
+        let ledger = k.store.customer_ledger(merged, 10).unwrap();
+        assert_eq!(ledger.len(), 2);
+        let far = ledger.iter().find(|e| e.id == there.id).unwrap();
+        assert_eq!(
+            (far.sale_id, far.reference.as_deref()),
+            (None, Some("WEST-T1-000009"))
+        );
         assert!(k.store.customer_ledger(local.id, 10).unwrap().is_empty());
         let live = k.store.search_customers("", 10).unwrap();
         assert_eq!(live.len(), 1);
