@@ -71,7 +71,7 @@ pub fn canonical_customer(conn: &Connection, id: CustomerId) -> rusqlite::Result
     merged.map_or(Ok(id), |s| parse_id(&s))
 }
 
-/// The ids merged into customer `id`, in the order they were merged.
+/// The ids merged into customer `id`, oldest record first.
 pub fn aliases_of(conn: &Connection, id: CustomerId) -> rusqlite::Result<Vec<CustomerId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT a.alias_id FROM customer_aliases a JOIN customers c ON c.id = a.alias_id
