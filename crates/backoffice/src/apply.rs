@@ -135,8 +135,9 @@ pub fn apply_op(conn: &Connection, ctx: &OpContext, body: &OpBody) -> Result<()>
         }
         OpBody::CustomerChanged(c) => apply_customer(conn, ctx, c),
         OpBody::CustomerDeleted(t) => {
-            // A merged-away id stands for the customer it was merged into.
-            let id = customer_merge::canonical_customer(conn, t.id)?;
+            // A merged-away id deleted after the merge stands for the
+            // customer it was merged into.
+            let id = customer_merge::delete_target(conn, ctx, t.id)?;
             tombstone(conn, ctx, "customers", "customer", &id.to_string(), t)?;
             ctx.record(conn, ChangeBody::Customer(customer_state(conn, id)?), None)
         }
@@ -714,6 +715,11 @@ pub(crate) fn merge_deleted_at(
     deleted_at: Option<Timestamp>,
 ) -> Result<()> {
     require(conn, table, what, id)?;
+    if deleted_at.is_none() && table == "customers" && customer_merge::is_alias_id(conn, id)? {
+        // A customer merged into another stays deleted: bringing the record
+        // back would make two accounts of one person again.
+        return Ok(());
+    }
     merge(
         conn,
         ctx,

@@ -31,7 +31,10 @@
 //!   any manager approved for this person; it is one account, so the limit
 //!   is not added up. A manager lowering it afterwards wins as usual.
 //! - **Everything that names the alias follows.** A later `customer_changed`
-//!   or `customer_deleted` for the alias applies to the kept customer. Sales,
+//!   for the alias applies to the kept customer, and so does a
+//!   `customer_deleted` made after the merge (`delete_target`). A
+//!   merged-away customer stays deleted: Full Cloud Synchronization leaves
+//!   a till's stale copy of it alone, and nothing brings it back. Sales,
 //!   payments and ledger entries are append-only and keep the customer id
 //!   they were recorded with (every replica holds the same bytes; a merge
 //!   found later could not rewrite them anyway); **reads resolve aliases**:
@@ -43,12 +46,12 @@
 //!   one per re-pointed alias). A till applying them ends with one live
 //!   customer whose balance sums both ledgers.
 
-use pos_domain::{CustomerId, Hlc, Money};
+use pos_domain::{CustomerId, Hlc, Money, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
-use sync_protocol::ChangeBody;
+use sync_protocol::{ChangeBody, CustomerPatch, CustomerState, OpBody, Tombstone};
 
 use crate::apply::{
-    ApplyError, FieldClocks, OpContext, business_currency, clocks_json, customer_state,
+    ApplyError, FieldClocks, OpContext, apply_op, business_currency, clocks_json, customer_state,
     parse_clocks, parse_text,
 };
 
@@ -69,6 +72,37 @@ pub fn canonical_customer(conn: &Connection, id: CustomerId) -> rusqlite::Result
         .query_row([id.to_string()], |r| r.get(0))
         .optional()?;
     merged.map_or(Ok(id), |s| parse_id(&s))
+}
+
+/// Whether `id` (as text) is a customer merged into another.
+pub fn is_alias_id(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM customer_aliases WHERE alias_id = ?1)")?
+        .query_row([id], |r| r.get(0))
+}
+
+/// The customer a `customer_deleted` naming `id` removes. A delete of a
+/// merged-away id made after the merge (its clock is newer than the merge's)
+/// is about the person: it deletes the kept customer, like any edit naming
+/// the alias. One ordered before the merge (or by the same op, as when Full
+/// Cloud Synchronization uploads a deleted customer) was about that record
+/// alone, which the merge already removed: the kept customer stays.
+pub(crate) fn delete_target(
+    conn: &Connection,
+    ctx: &OpContext,
+    id: CustomerId,
+) -> Result<CustomerId> {
+    let kept = canonical_customer(conn, id)?;
+    if kept == id {
+        return Ok(id);
+    }
+    let clocks: String = conn
+        .prepare_cached("SELECT field_hlc FROM customers WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))?;
+    let merged_at = parse_clocks(&clocks)?
+        .get("deleted_at")
+        .copied()
+        .unwrap_or(Hlc::ZERO);
+    Ok(if ctx.hlc > merged_at { kept } else { id })
 }
 
 /// The ids merged into customer `id`, oldest record first.
@@ -103,18 +137,55 @@ pub fn customer_balance(conn: &Connection, id: CustomerId) -> Result<Money> {
 }
 
 /// The live customer other than `id` who held `id`'s phone first, if `id` is
-/// live and has a phone.
+/// live and has a phone. (A merged-away id is never a holder: it stays
+/// deleted, and this keeps the alias table free of cycles regardless.)
 pub(crate) fn phone_holder(conn: &Connection, id: CustomerId) -> Result<Option<CustomerId>> {
     let holder: Option<String> = conn
         .prepare_cached(
             "SELECT o.id FROM customers c
              JOIN customers o ON o.phone = c.phone AND o.id <> c.id AND o.deleted_at IS NULL
              WHERE c.id = ?1 AND c.phone IS NOT NULL AND c.deleted_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM customer_aliases a WHERE a.alias_id = o.id)
+               AND NOT EXISTS (SELECT 1 FROM customer_aliases a WHERE a.alias_id = c.id)
              ORDER BY o.rowid LIMIT 1",
         )?
         .query_row([id.to_string()], |r| r.get(0))
         .optional()?;
     Ok(holder.map(|s| parse_id(&s)).transpose()?)
+}
+
+/// Creates a customer the server does not have, deleted (Full Cloud
+/// Synchronization uploading a record its till deleted): the profile, then
+/// the tombstone, then the phone. A deleted customer holds no phone, so it is
+/// never merged into a live customer with the same number (which would fold
+/// its old values into that customer).
+pub(crate) fn add_deleted(
+    conn: &Connection,
+    ctx: &OpContext,
+    c: &CustomerState,
+    deleted_at: Timestamp,
+) -> Result<()> {
+    let profile = CustomerPatch {
+        name: Some(c.name.clone()),
+        email: Some(c.email.clone()),
+        credit_limit: Some(c.credit_limit),
+        notes: Some(c.notes.clone()),
+        ..CustomerPatch::new(c.id)
+    };
+    apply_op(conn, ctx, &OpBody::CustomerChanged(profile))?;
+    apply_op(
+        conn,
+        ctx,
+        &OpBody::CustomerDeleted(Tombstone {
+            id: c.id,
+            deleted_at,
+        }),
+    )?;
+    let phone = CustomerPatch {
+        phone: Some(c.phone.clone()),
+        ..CustomerPatch::new(c.id)
+    };
+    apply_op(conn, ctx, &OpBody::CustomerChanged(phone))
 }
 
 /// The profile of one customer as a merge reads it.

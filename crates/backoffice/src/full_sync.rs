@@ -52,6 +52,7 @@ use uuid::Uuid;
 
 use crate::apply::{self, ApplyError, OpContext, apply_op};
 use crate::auth::AuthDevice;
+use crate::customer_merge;
 use crate::db::{SERVER_NODE, server_hlc};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -180,6 +181,12 @@ fn preview(
         match server.get(&e.id) {
             None => answer.to_add.push(e.id.clone()),
             Some(_) if p.entity.is_append_only() => answer.unchanged += 1,
+            // A merged-away customer: the upload leaves it (see apply_record).
+            Some(_)
+                if p.entity == EntityKind::Customer && customer_merge::is_alias_id(&tx, &e.id)? =>
+            {
+                answer.unchanged += 1
+            }
             Some(s) if s.digest == e.digest => answer.unchanged += 1,
             Some(_) => answer.to_overwrite.push(e.id.clone()),
         }
@@ -656,6 +663,12 @@ fn apply_record(
     {
         return wrong_branch(writer, format!("expense {id}"), e.branch_id);
     }
+    // A customer the Back Office merged into another (same phone) is the
+    // server's decision: the till's copy of the merged-away id is stale, and
+    // the kept customer is a record of its own in the upload.
+    if kind == EntityKind::Customer && customer_merge::is_alias_id(conn, &id)? {
+        return Ok(Outcome::Unchanged);
+    }
     let current = load(conn, kind, &id)?;
     if let Some(FullRecord::Expense(e)) = &current
         && e.branch_id != writer.branch
@@ -669,6 +682,12 @@ fn apply_record(
             _ => fresh_hlc(Hlc::ZERO, writer.now),
         };
         let ctx = writer.ctx(hlc, created_at);
+        if let (FullRecord::Customer(c), Some(at)) = (record, deleted_at_of(record)) {
+            // A deleted customer arrives deleted: it holds no phone, so it is
+            // never merged into a live customer with the same number.
+            customer_merge::add_deleted(conn, &ctx, c, at)?;
+            return Ok(Outcome::Added);
+        }
         apply_op(conn, &ctx, &op_of(record))?;
         if let Some(at) = deleted_at_of(record)
             && let Some(t) = tombstone_of(record, at)

@@ -8,11 +8,13 @@ mod common;
 use backoffice::apply::customer_state;
 use backoffice::customer_merge::{aliases_of, canonical_customer, customer_balance};
 use common::*;
-use pos_domain::{CustomerId, LedgerEntryId, PaymentMethod, PhoneNumber, ProductId};
+use pos_domain::{CustomerId, Hlc, LedgerEntryId, PaymentMethod, PhoneNumber, ProductId};
 use sync_protocol::{
-    ChangeBody, CustomerPatch, LedgerEntryRecord, LedgerKind, OpBody, OpOutcome, RejectCode,
+    ApplyChunk, ChangeBody, CustomerPatch, EntityKind, FullRecord, FullSyncMode, FullSyncRequest,
+    FullSyncResponse, LedgerEntryRecord, LedgerKind, OpBody, OpOutcome, PreviewPart, RejectCode,
     SaleRecord, Tombstone, TransactionResponse, TransactionStatus,
 };
+use uuid::Uuid;
 
 /// A till of `branch` with its cashier and a product (Soda 500ml, 80.00).
 async fn ready_till(server: &TestServer, branch: &str, name: &str) -> (Till, ProductId) {
@@ -514,5 +516,153 @@ async fn a_bad_change_to_an_alias_is_rejected_and_changes_nothing() {
     assert_eq!(customer_state(&server.admin(), first).unwrap(), before);
     assert_eq!(server.count("SELECT COUNT(*) FROM changes"), changes_before);
     assert_eq!(server.count("SELECT COUNT(*) FROM customer_ledger"), 0);
+    server.stop().await;
+}
+
+/// `POST /api/sync/full` with one request; the answer's JSON.
+async fn full(server: &TestServer, key: &str, req: &FullSyncRequest) -> FullSyncResponse {
+    let res = server
+        .client
+        .post(server.url("/api/sync/full"))
+        .bearer_auth(key)
+        .json(req)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn a_merge_stays_made_whatever_stale_copies_and_old_deletes_say() {
+    let server = start().await;
+    let (mut main, _) = ready_till(&server, "Main", "Till 1").await;
+    let (mut town, _) = ready_till(&server, "Town", "Till 1").await;
+    let first = CustomerId::new();
+    let second = CustomerId::new();
+    push_all_applied(
+        &server,
+        main.key.clone(),
+        &[main.op(new_customer(
+            first,
+            "Wanjiru",
+            Some("0766123456"),
+            None,
+            1_000_00,
+            None,
+        ))],
+    )
+    .await;
+    server.clock.advance_millis(1_000);
+    // Town's till: it created Wanjiru, and (clock 1 s later) deleted her
+    // before the create reached the Back Office. The delete is pushed after
+    // the merge, but ordered before it: it was about Town's record alone.
+    let create = town.op(new_customer(
+        second,
+        "Wanjiru K.",
+        Some("0766 123 456"),
+        None,
+        0,
+        None,
+    ));
+    let stale_delete_clock = Hlc::new(create.hlc.wall_ms(), create.hlc.counter(), 0);
+    push_all_applied(&server, town.key.clone(), &[create]).await;
+    assert_eq!(canonical_customer(&server.admin(), second).unwrap(), first);
+    let merged = customer_state(&server.admin(), first).unwrap();
+    let old_delete = town.op_at(
+        OpBody::CustomerDeleted(Tombstone {
+            id: second,
+            deleted_at: town.now(),
+        }),
+        stale_delete_clock,
+    );
+    push_all_applied(&server, town.key.clone(), &[old_delete]).await;
+    assert_eq!(customer_state(&server.admin(), first).unwrap(), merged);
+
+    // Town, not having pulled, runs Full Cloud Synchronization with its stale
+    // live copy of the merged-away record: the preview calls it unchanged and
+    // the upload leaves the merge as it is.
+    let mut stale = customer_state(&server.admin(), second).unwrap();
+    stale.deleted_at = None;
+    stale.name = name("Wanjiru (Town)");
+    let records = vec![FullRecord::Customer(stale)];
+    let preview = match full(
+        &server,
+        &town.key,
+        &FullSyncRequest::Preview(PreviewPart {
+            entity: EntityKind::Customer,
+            after: None,
+            through: None,
+            records: records.iter().map(FullRecord::manifest_entry).collect(),
+        }),
+    )
+    .await
+    {
+        FullSyncResponse::Preview(p) => p,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(preview.unchanged, 1, "{preview:?}");
+    assert!(preview.to_overwrite.is_empty());
+    let before = server.snapshot();
+    let chunk = |records| {
+        FullSyncRequest::Apply(ApplyChunk {
+            session: Uuid::now_v7(),
+            chunk: 1,
+            mode: FullSyncMode::Overwrite,
+            records,
+            remove: vec![],
+        })
+    };
+    match full(&server, &town.key, &chunk(records)).await {
+        FullSyncResponse::Apply(a) => {
+            assert_eq!((a.unchanged, a.overwritten, a.added), (1, 0, 0), "{a:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let db = server.admin();
+    assert_eq!(customer_state(&db, first).unwrap(), merged);
+    assert!(customer_state(&db, second).unwrap().deleted_at.is_some());
+    assert_eq!(canonical_customer(&db, second).unwrap(), first);
+    drop(db);
+    // Only the bookkeeping of the upload itself changed.
+    let after = server.snapshot();
+    let customers = |snap: &str| {
+        snap.split("customers\n")
+            .nth(1)
+            .unwrap()
+            .split("sales\n")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(customers(&after), customers(&before));
+
+    // A till uploads a customer it added and deleted, never pushed, with
+    // the same phone: it arrives deleted, so it is no second account to
+    // merge, and the live customer is untouched.
+    let third = CustomerId::new();
+    let mut gone = merged.clone();
+    gone.id = third;
+    gone.name = name("Wanjiru old");
+    gone.deleted_at = Some(town.now());
+    match full(&server, &town.key, &chunk(vec![FullRecord::Customer(gone)])).await {
+        FullSyncResponse::Apply(a) => assert_eq!(a.added, 1, "{a:?}"),
+        other => panic!("{other:?}"),
+    }
+    let db = server.admin();
+    assert_eq!(customer_state(&db, first).unwrap(), merged);
+    let third_state = customer_state(&db, third).unwrap();
+    assert!(third_state.deleted_at.is_some());
+    assert_eq!(third_state.phone, merged.phone);
+    assert_eq!(third_state.name.as_str(), "Wanjiru old");
+    assert_eq!(canonical_customer(&db, third).unwrap(), third);
+    assert_eq!(
+        server.count(
+            "SELECT COUNT(*) FROM customers WHERE phone = '+254766123456' AND deleted_at IS NULL"
+        ),
+        1
+    );
     server.stop().await;
 }
