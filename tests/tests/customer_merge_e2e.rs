@@ -6,12 +6,8 @@ mod common;
 
 use backoffice::customer_merge::{canonical_customer, customer_balance};
 use common::{Till, kes, start_server, till};
-use pos_domain::{
-    CustomerId, Discount, Name, PaymentMethod, PhoneNumber, Quantity, SaleId, TaxCode, Tender,
-};
-use pos_store::catalog::NewProduct;
+use pos_domain::{CustomerId, Name, PaymentMethod, PhoneNumber};
 use pos_store::customers::NewCustomer;
-use pos_store::sales::{Checkout, CheckoutLine};
 
 const BEER: i64 = 250_00;
 
@@ -27,36 +23,6 @@ fn add_customer(t: &Till, who: &str, phone: &str, limit: i64, notes: &str) -> Cu
                 email: None,
                 credit_limit: kes(limit),
                 notes: Some(notes.into()),
-            },
-        )
-        .unwrap()
-        .id
-}
-
-fn sell_on_credit(
-    t: &Till,
-    product: pos_domain::ProductId,
-    units: i64,
-    customer: CustomerId,
-) -> SaleId {
-    t.store
-        .lock()
-        .unwrap()
-        .checkout(
-            &t.owner,
-            &Checkout {
-                sale_id: SaleId::new(),
-                lines: vec![CheckoutLine {
-                    product_id: product,
-                    quantity: Quantity::units(units),
-                    discount: Discount::None,
-                }],
-                discount: Discount::None,
-                tenders: vec![Tender::Credit {
-                    amount: kes(units * BEER),
-                    customer,
-                }],
-                customer_id: Some(customer),
             },
         )
         .unwrap()
@@ -88,33 +54,14 @@ async fn one_person_added_at_two_branches_offline_is_one_account_everywhere() {
     for t in [&a, &b] {
         t.sync().await;
     }
-    let beer = a
-        .store
-        .lock()
-        .unwrap()
-        .create_product(
-            &a.owner,
-            NewProduct {
-                name: Name::parse("name", "Tusker 500ml").unwrap(),
-                sku: None,
-                barcode: None,
-                category_id: None,
-                price: kes(BEER),
-                tax_code: TaxCode::parse("VAT16").unwrap(),
-                image: None,
-                track_stock: true,
-                low_stock: None,
-            },
-        )
-        .unwrap()
-        .id;
+    let beer = a.add_product("Tusker 500ml", BEER);
     a.sync().await;
     b.sync().await;
 
     // Offline, each branch registers Njeri (the phone typed differently) and
     // sells her beer on credit: 2 at Westlands, 3 at CBD.
     let at_a = add_customer(&a, "Njeri", "0712 345 678", 5_000_00, "pays on Fridays");
-    let sale_a = sell_on_credit(&a, beer, 2, at_a);
+    let sale_a = a.sell_on_credit(beer, 2, BEER, at_a);
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let at_b = add_customer(
         &b,
@@ -123,7 +70,7 @@ async fn one_person_added_at_two_branches_offline_is_one_account_everywhere() {
         3_000_00,
         "sister of Wanjiru",
     );
-    let sale_b = sell_on_credit(&b, beer, 3, at_b);
+    let sale_b = b.sell_on_credit(beer, 3, BEER, at_b);
     assert_eq!(account(&a, at_a).0, 2 * BEER);
     assert_eq!(account(&b, at_b).0, 3 * BEER);
 
@@ -198,7 +145,7 @@ async fn one_person_added_at_two_branches_offline_is_one_account_everywhere() {
         .unwrap()
         .record_customer_payment(&b.owner, at_a, kes(300_00), PaymentMethod::Cash, None)
         .unwrap();
-    sell_on_credit(&a, beer, 1, at_a);
+    a.sell_on_credit(beer, 1, BEER, at_a);
     for t in [&b, &a, &b] {
         t.sync().await;
     }

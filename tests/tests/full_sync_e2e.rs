@@ -9,34 +9,19 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{Server, Till, kes, proxy, restart_server, start_server, till};
-use pos_domain::{Name, ProductId, Quantity, SaleId, TaxCode};
-use pos_store::catalog::{NewProduct, ProductUpdate};
+use pos_domain::{ProductId, Quantity, SaleId};
+use pos_store::catalog::ProductUpdate;
 use pos_sync::{FullSyncOptions, FullSyncPhase, FullSyncProgress};
 use sync_protocol::EntityKind;
 
 fn add_product(t: &Till, name: &str, price: i64, stock: i64) -> ProductId {
-    let mut s = t.store.lock().unwrap();
-    let p = s
-        .create_product(
-            &t.owner,
-            NewProduct {
-                name: Name::parse("name", name).unwrap(),
-                sku: None,
-                barcode: None,
-                category_id: None,
-                price: kes(price),
-                tax_code: TaxCode::parse("VAT16").unwrap(),
-                image: None,
-                track_stock: true,
-                low_stock: None,
-            },
-        )
-        .unwrap();
+    let id = t.add_product(name, price);
     if stock > 0 {
-        s.restock(&t.owner, p.id, Quantity::units(stock), None)
+        let mut s = t.store.lock().unwrap();
+        s.restock(&t.owner, id, Quantity::units(stock), None)
             .unwrap();
     }
-    p.id
+    id
 }
 
 fn reprice(t: &Till, id: ProductId, price: i64) {

@@ -12,14 +12,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{Server, Till, kes, start_server, till};
-use pos_domain::{
-    CustomerId, Discount, Name, PaymentMethod, ProductId, Quantity, SaleId, Sku, SystemClock,
-    TaxCode, Tender,
-};
-use pos_store::catalog::NewProduct;
+use pos_domain::{Name, PaymentMethod, ProductId, Quantity, SaleId, SystemClock};
 use pos_store::customers::NewCustomer;
 use pos_store::expenses::{ExpensePaidWith, NewExpense};
-use pos_store::sales::{Checkout, CheckoutLine};
 use pos_store::{Durability, Store};
 use pos_sync::{ApiKey, BackOffice, SyncConfig, SyncEngine};
 use rusqlite::Connection;
@@ -52,53 +47,6 @@ fn connect(t: Till, url: &str, key: &str) -> Till {
     let client = BackOffice::new(url, ApiKey::parse(key).unwrap()).unwrap();
     let engine = SyncEngine::new(t.store.clone(), Some(client), SyncConfig::default());
     Till { engine, ..t }
-}
-
-fn product(t: &Till, name: &str, price: i64) -> ProductId {
-    t.store
-        .lock()
-        .unwrap()
-        .create_product(
-            &t.owner,
-            NewProduct {
-                name: Name::parse("name", name).unwrap(),
-                sku: Some(Sku::parse(&name.replace(' ', "-")).unwrap()),
-                barcode: None,
-                category_id: None,
-                price: kes(price),
-                tax_code: TaxCode::parse("VAT16").unwrap(),
-                image: None,
-                track_stock: true,
-                low_stock: None,
-            },
-        )
-        .unwrap()
-        .id
-}
-
-fn sell_on_credit(t: &Till, product: ProductId, price: i64, customer: CustomerId) -> SaleId {
-    t.store
-        .lock()
-        .unwrap()
-        .checkout(
-            &t.owner,
-            &Checkout {
-                sale_id: SaleId::new(),
-                lines: vec![CheckoutLine {
-                    product_id: product,
-                    quantity: Quantity::units(1),
-                    discount: Discount::None,
-                }],
-                discount: Discount::None,
-                tenders: vec![Tender::Credit {
-                    amount: kes(price),
-                    customer,
-                }],
-                customer_id: Some(customer),
-            },
-        )
-        .unwrap()
-        .id
 }
 
 fn receipt(t: &Till, sale: SaleId) -> String {
@@ -151,8 +99,8 @@ async fn a_till_that_sold_before_it_was_connected_syncs_everything_once() {
         ),
         ("MAIN", "T1")
     );
-    let bread = product(&a, "Bread", 60_00);
-    let milk = product(&a, "Milk", 55_00);
+    let bread = a.add_product("Bread", 60_00);
+    let milk = a.add_product("Milk", 55_00);
     let amina = {
         let mut s = a.store.lock().unwrap();
         s.restock(&a.owner, bread, Quantity::units(20), None)
@@ -186,7 +134,7 @@ async fn a_till_that_sold_before_it_was_connected_syncs_everything_once() {
     let offline_sales = [
         a.sell(bread, 3, 60_00),
         a.sell(milk, 1, 55_00),
-        sell_on_credit(&a, milk, 55_00, amina),
+        a.sell_on_credit(milk, 1, 55_00, amina),
         a.sell(bread, 2, 60_00),
     ];
     a.store
@@ -341,8 +289,8 @@ async fn two_offline_first_tills_keep_both_of_their_first_receipts() {
     let server = start_server(dir.path()).await;
     let c = offline_till(dir.path(), "c");
     let d = offline_till(dir.path(), "d");
-    let soda_c = product(&c, "Soda", 50_00);
-    let tea_d = product(&d, "Tea", 30_00);
+    let soda_c = c.add_product("Soda", 50_00);
+    let tea_d = d.add_product("Tea", 30_00);
     let sale_c = c.sell(soda_c, 2, 50_00);
     let sale_d = d.sell(tea_d, 1, 30_00);
     assert_eq!(receipt(&c, sale_c), receipt(&d, sale_d));

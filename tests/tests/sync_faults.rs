@@ -4,8 +4,8 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use common::{kes, proxy, start_server, till};
-use pos_domain::{Name, Quantity, Sku, TaxCode};
+use common::{new_product, proxy, start_server, till};
+use pos_domain::{Quantity, Sku};
 use pos_store::catalog::NewProduct;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,26 +17,10 @@ async fn a_lost_answer_is_retried_and_the_sale_counts_once() {
     let t = till(dir.path(), "a", &proxy.url, &key);
     t.sync().await;
 
-    let soda = t
-        .store
-        .lock()
-        .unwrap()
-        .create_product(
-            &t.owner,
-            NewProduct {
-                name: Name::parse("name", "Soda 500ml").unwrap(),
-                sku: Some(Sku::parse("SODA").unwrap()),
-                barcode: None,
-                category_id: None,
-                price: kes(80_00),
-                tax_code: TaxCode::parse("VAT16").unwrap(),
-                image: None,
-                track_stock: true,
-                low_stock: None,
-            },
-        )
-        .unwrap()
-        .id;
+    let soda = t.add(NewProduct {
+        sku: Some(Sku::parse("SODA").unwrap()),
+        ..new_product("Soda 500ml", 80_00)
+    });
     let sale = t.sell(soda, 2, 80_00);
     let queued = t.pending();
 

@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use backoffice::devices::{self, DeviceKind};
 use backoffice::{AppState, Config};
 use pos_domain::{
-    Currency, Discount, Money, Name, Pin, ProductId, Quantity, SaleId, SystemClock, Tender,
+    Currency, CustomerId, Discount, Money, Name, Pin, ProductId, Quantity, SaleId, SystemClock,
+    TaxCode, Tender,
 };
+use pos_store::catalog::NewProduct;
 use pos_store::sales::{Checkout, CheckoutLine};
 use pos_store::{Actor, Durability, Store};
 use pos_sync::{ApiKey, BackOffice, SyncConfig, SyncEngine};
@@ -118,7 +120,64 @@ pub fn till(dir: &Path, name: &str, url: &str, key: &str) -> Till {
     }
 }
 
+/// A product as the tests make one: VAT 16%, stock tracked, no codes.
+pub fn new_product(name: &str, price: i64) -> NewProduct {
+    NewProduct {
+        name: Name::parse("name", name).unwrap(),
+        sku: None,
+        barcode: None,
+        category_id: None,
+        price: kes(price),
+        tax_code: TaxCode::parse("VAT16").unwrap(),
+        image: None,
+        track_stock: true,
+        low_stock: None,
+    }
+}
+
 impl Till {
+    /// Creates `product` in this till's catalog.
+    pub fn add(&self, product: NewProduct) -> ProductId {
+        let mut store = self.store.lock().unwrap();
+        store.create_product(&self.owner, product).unwrap().id
+    }
+
+    /// Creates a product (see [`new_product`]).
+    pub fn add_product(&self, name: &str, price: i64) -> ProductId {
+        self.add(new_product(name, price))
+    }
+
+    /// Sells `units` of `product` at `price` each on `customer`'s account.
+    pub fn sell_on_credit(
+        &self,
+        product: ProductId,
+        units: i64,
+        price: i64,
+        customer: CustomerId,
+    ) -> SaleId {
+        let mut store = self.store.lock().unwrap();
+        store
+            .checkout(
+                &self.owner,
+                &Checkout {
+                    sale_id: SaleId::new(),
+                    lines: vec![CheckoutLine {
+                        product_id: product,
+                        quantity: Quantity::units(units),
+                        discount: Discount::None,
+                    }],
+                    discount: Discount::None,
+                    tenders: vec![Tender::Credit {
+                        amount: kes(units * price),
+                        customer,
+                    }],
+                    customer_id: Some(customer),
+                },
+            )
+            .unwrap()
+            .id
+    }
+
     pub async fn sync(&self) {
         let report = self.engine.sync_once().await;
         assert!(report.is_ok(), "sync failed: {}", report.unwrap_err());
