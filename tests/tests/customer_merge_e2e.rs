@@ -39,18 +39,8 @@ fn account(t: &Till, id: CustomerId) -> (i64, i64, String) {
 async fn one_person_added_at_two_branches_offline_is_one_account_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path()).await;
-    let a = till(
-        dir.path(),
-        "a",
-        &server.url,
-        &server.add_till("Westlands", "Till 1"),
-    );
-    let b = till(
-        dir.path(),
-        "b",
-        &server.url,
-        &server.add_till("CBD", "Till 1"),
-    );
+    let a = server.till(dir.path(), "a", "Westlands", "Till 1");
+    let b = server.till(dir.path(), "b", "CBD", "Till 1");
     for t in [&a, &b] {
         t.sync().await;
     }

@@ -80,18 +80,8 @@ fn sorted(ids: &[SaleId]) -> Vec<String> {
 async fn full_sync_from_a_stale_till_destroys_nothing_another_device_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path()).await;
-    let a = till(
-        dir.path(),
-        "a",
-        &server.url,
-        &server.add_till("Westlands", "Till 1"),
-    );
-    let b = till(
-        dir.path(),
-        "b",
-        &server.url,
-        &server.add_till("Westlands", "Till 2"),
-    );
+    let a = server.till(dir.path(), "a", "Westlands", "Till 1");
+    let b = server.till(dir.path(), "b", "Westlands", "Till 2");
     a.sync().await;
     b.sync().await;
     let soda = add_product(&a, "Soda 500ml", 80_00, 20);
@@ -210,18 +200,8 @@ async fn a_back_office_restored_from_an_older_backup_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path()).await;
     let url = server.url.clone();
-    let a = till(
-        dir.path(),
-        "a",
-        &server.url,
-        &server.add_till("Westlands", "Till 1"),
-    );
-    let b = till(
-        dir.path(),
-        "b",
-        &server.url,
-        &server.add_till("Westlands", "Till 2"),
-    );
+    let a = server.till(dir.path(), "a", "Westlands", "Till 1");
+    let b = server.till(dir.path(), "b", "Westlands", "Till 2");
     a.sync().await;
     b.sync().await;
     let soda = add_product(&a, "Soda 500ml", 80_00, 50);
@@ -298,12 +278,7 @@ async fn a_back_office_restored_from_an_older_backup_loses_nothing() {
 async fn an_interrupted_full_sync_resumes_without_applying_anything_twice() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path()).await;
-    let a = till(
-        dir.path(),
-        "a",
-        &server.url,
-        &server.add_till("Westlands", "Till 1"),
-    );
+    let a = server.till(dir.path(), "a", "Westlands", "Till 1");
     let net = proxy(&server.url).await;
     let b = till(
         dir.path(),

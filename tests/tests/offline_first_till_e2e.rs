@@ -156,12 +156,7 @@ async fn a_till_that_sold_before_it_was_connected_syncs_everything_once() {
 
     // Day two: the owner sets up the Back Office (another till already runs
     // in the branch) and connects this one with its key.
-    let b = till(
-        dir.path(),
-        "b",
-        &server.url,
-        &server.add_till("Westlands", "Till 1"),
-    );
+    let b = server.till(dir.path(), "b", "Westlands", "Till 1");
     b.sync().await;
     let a = connect(a, &server.url, &server.add_till("Westlands", "Till 2"));
     a.sync().await;

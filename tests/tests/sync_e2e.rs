@@ -14,24 +14,9 @@ use pos_store::catalog::{NewProduct, ProductUpdate};
 async fn tills_selling_offline_all_count_once_and_converge() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path()).await;
-    let a = till(
-        dir.path(),
-        "a",
-        &server.url,
-        &server.add_till("Westlands", "Till 1"),
-    );
-    let b = till(
-        dir.path(),
-        "b",
-        &server.url,
-        &server.add_till("Westlands", "Till 2"),
-    );
-    let c = till(
-        dir.path(),
-        "c",
-        &server.url,
-        &server.add_till("CBD", "Till 1"),
-    );
+    let a = server.till(dir.path(), "a", "Westlands", "Till 1");
+    let b = server.till(dir.path(), "b", "Westlands", "Till 2");
+    let c = server.till(dir.path(), "c", "CBD", "Till 1");
     for t in [&a, &b, &c] {
         t.sync().await; // connect: each till takes its key's branch and device
     }

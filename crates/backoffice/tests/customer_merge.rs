@@ -16,22 +16,6 @@ use sync_protocol::{
 };
 use uuid::Uuid;
 
-/// A till of `branch` with its cashier and a product (Soda 500ml, 80.00).
-async fn ready_till(server: &TestServer, branch: &str, name: &str) -> (Till, ProductId) {
-    let mut till = server.till(branch, name);
-    let product = ProductId::new();
-    let ops = [
-        till.cashier_op(),
-        till.op(new_product(product, "Soda 500ml", 80_00)),
-    ];
-    let res = server.push_ok(&till.key, &ops).await;
-    assert!(
-        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
-        "{res:?}"
-    );
-    (till, product)
-}
-
 fn phone(text: &str) -> PhoneNumber {
     PhoneNumber::parse(text).unwrap()
 }

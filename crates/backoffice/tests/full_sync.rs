@@ -109,22 +109,6 @@ async fn finish(server: &TestServer, key: &str, session: Uuid, seq: u64) -> Fini
     }
 }
 
-/// A till with its cashier and one product (Soda, 80.00) on the server.
-async fn ready_till(server: &TestServer, branch: &str, name: &str) -> (Till, ProductId) {
-    let mut till = server.till(branch, name);
-    let product = ProductId::new();
-    let ops = [
-        till.cashier_op(),
-        till.op(new_product(product, "Soda 500ml", 80_00)),
-    ];
-    let res = server.push_ok(&till.key, &ops).await;
-    assert!(
-        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
-        "{res:?}"
-    );
-    (till, product)
-}
-
 async fn add_product(server: &TestServer, till: &mut Till, n: &str, price: i64) -> ProductId {
     let id = ProductId::new();
     let op = till.op(new_product(id, n, price));

@@ -14,22 +14,6 @@ use sync_protocol::{
     StockMovementRecord, Tombstone, TransactionResponse, TransactionStatus,
 };
 
-/// A till of `branch` with its cashier and a product (Soda 500ml, 80.00).
-async fn ready_till(server: &TestServer, branch: &str, name: &str) -> (Till, ProductId) {
-    let mut till = server.till(branch, name);
-    let product = ProductId::new();
-    let ops = [
-        till.cashier_op(),
-        till.op(new_product(product, "Soda 500ml", 80_00)),
-    ];
-    let res = server.push_ok(&till.key, &ops).await;
-    assert!(
-        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
-        "{res:?}"
-    );
-    (till, product)
-}
-
 /// A mobile device of `branch`, as a till that sells with `cashier`.
 fn mobile(server: &TestServer, branch: &str, name: &str, cashier: &Till) -> Till {
     let mut conn = server.admin();

@@ -155,22 +155,6 @@ async fn unknown_routes_and_methods_answer_json() {
 
 // Push -------------------------------------------------------------------------
 
-/// A till with its cashier and one product on the server.
-async fn ready_till(server: &TestServer, branch: &str, name: &str) -> (Till, ProductId) {
-    let mut till = server.till(branch, name);
-    let product = ProductId::new();
-    let ops = [
-        till.cashier_op(),
-        till.op(new_product(product, "Soda 500ml", 80_00)),
-    ];
-    let res = server.push_ok(&till.key, &ops).await;
-    assert!(
-        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
-        "{res:?}"
-    );
-    (till, product)
-}
-
 #[tokio::test]
 async fn a_sale_applies_once_however_often_it_is_pushed() {
     let server = start().await;

@@ -79,6 +79,12 @@ impl Server {
             .api_key
     }
 
+    /// A till in `dir` connected to this server with a new key for
+    /// `branch`/`name`.
+    pub fn till(&self, dir: &Path, file: &str, branch: &str, name: &str) -> Till {
+        till(dir, file, &self.url, &self.add_till(branch, name))
+    }
+
     pub fn query(&self) -> Connection {
         Connection::open(&self.path).unwrap()
     }

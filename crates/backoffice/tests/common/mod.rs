@@ -385,6 +385,24 @@ impl Till {
 }
 
 /// A patch that creates a product with every field.
+/// A till of `branch` with its cashier and a product (Soda 500ml, 80.00).
+pub async fn ready_till(server: &TestServer, branch: &str, name: &str) -> (Till, ProductId) {
+    let mut till = server.till(branch, name);
+    let product = ProductId::new();
+    let ops = [
+        till.cashier_op(),
+        till.op(new_product(product, "Soda 500ml", 80_00)),
+    ];
+    let res = server.push_ok(&till.key, &ops).await;
+    assert!(
+        res.results
+            .iter()
+            .all(|r| r.outcome == sync_protocol::OpOutcome::Applied),
+        "{res:?}"
+    );
+    (till, product)
+}
+
 pub fn new_product(id: ProductId, n: &str, price: i64) -> OpBody {
     OpBody::ProductChanged(ProductPatch {
         name: Some(name(n)),
