@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{kes, start_server, till};
+use common::{kes, start_server};
 use pos_domain::{Name, Quantity, Sku, TaxCode};
 use pos_store::catalog::{NewProduct, ProductUpdate};
 
