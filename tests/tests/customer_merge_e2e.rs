@@ -5,7 +5,7 @@
 mod common;
 
 use backoffice::customer_merge::{canonical_customer, customer_balance};
-use common::{Till, kes, start_server, till};
+use common::{Till, kes, start_server};
 use pos_domain::{CustomerId, Name, PaymentMethod, PhoneNumber};
 use pos_store::customers::NewCustomer;
 

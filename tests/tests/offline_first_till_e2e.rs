@@ -11,7 +11,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Server, Till, kes, start_server, till};
+use common::{Server, Till, kes, start_server};
 use pos_domain::{Name, PaymentMethod, ProductId, Quantity, SaleId, SystemClock};
 use pos_store::customers::NewCustomer;
 use pos_store::expenses::{ExpensePaidWith, NewExpense};
