@@ -57,6 +57,18 @@ impl AppState {
         self.inner.clock.now()
     }
 
+    /// The database file, if the connection has one (not in memory).
+    pub fn database_file(&self) -> Option<std::path::PathBuf> {
+        let conn = self
+            .inner
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+    }
+
     /// Runs `f` with the connection on the blocking pool.
     ///
     /// A panic inside `f` is answered as an internal error; the mutex is

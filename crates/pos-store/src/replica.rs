@@ -149,15 +149,20 @@ impl Store {
                 changes: page.changes.len(),
                 ..ApplyStats::default()
             };
+            // Whether `sync_held_changes` may have rows: when it has none
+            // (nearly always), no applied change has a held one to replace.
+            let mut maybe_held = held_count(tx)? > 0;
             for change in &page.changes {
-                match apply_guarded(tx, change.seq, &change.body)? {
+                match apply_guarded(tx, change.seq, &change.body, &mut maybe_held)? {
                     Guarded::Done(Applied::Written) => stats.written += 1,
                     Guarded::Done(Applied::KeptLocal) => stats.kept_local += 1,
                     Guarded::Done(Applied::AlreadyPresent) => stats.already_present += 1,
                     Guarded::Held => stats.held += 1,
                 }
             }
-            stats.released = retry_held(tx)?;
+            if maybe_held {
+                stats.released = retry_held(tx)?;
+            }
             stats.still_held = held_count(tx)?;
             tx.execute(
                 "UPDATE sync_state SET cursor = ?1, epoch = ?2 WHERE singleton = 1",
@@ -443,17 +448,26 @@ fn refusal_reason(entity: &str, id: &str, e: &StoreError) -> String {
 
 /// Applies one change inside a savepoint: a constraint refusal rolls back
 /// just this change and holds it; any other error is returned.
-fn apply_guarded(tx: &mut Tx<'_>, seq: u64, body: &ChangeBody) -> Result<Guarded> {
+/// `maybe_held`: whether `sync_held_changes` may have rows (set when this
+/// change is held).
+fn apply_guarded(
+    tx: &mut Tx<'_>,
+    seq: u64,
+    body: &ChangeBody,
+    maybe_held: &mut bool,
+) -> Result<Guarded> {
     let (entity, id) = describe(body);
-    tx.execute_batch("SAVEPOINT pulled_change")?;
+    tx.prepare_cached("SAVEPOINT pulled_change")?.execute([])?;
     match apply_one(tx, body) {
         Ok(applied) => {
-            tx.execute_batch("RELEASE pulled_change")?;
+            tx.prepare_cached("RELEASE pulled_change")?.execute([])?;
             // This change supersedes any older held one for the same record.
-            tx.prepare_cached(
-                "DELETE FROM sync_held_changes WHERE entity = ?1 AND entity_id = ?2 AND seq <= ?3",
-            )?
-            .execute(params![entity, id, seq as i64])?;
+            if *maybe_held {
+                tx.prepare_cached(
+                    "DELETE FROM sync_held_changes WHERE entity = ?1 AND entity_id = ?2 AND seq <= ?3",
+                )?
+                .execute(params![entity, id, seq as i64])?;
+            }
             Ok(Guarded::Done(applied))
         }
         Err(e) => {
@@ -480,6 +494,7 @@ fn apply_guarded(tx: &mut Tx<'_>, seq: u64, body: &ChangeBody) -> Result<Guarded
                 reason,
                 tx.now().as_millis()
             ])?;
+            *maybe_held = true;
             Ok(Guarded::Held)
         }
     }
@@ -492,10 +507,11 @@ fn retry_held(tx: &mut Tx<'_>) -> Result<usize> {
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut released = 0;
+    let mut maybe_held = true;
     for (seq, text) in held {
         let body: ChangeBody = serde_json::from_str(&text)
             .map_err(|e| StoreError::Corrupt(format!("held change {seq}: {e}")))?;
-        if let Guarded::Done(_) = apply_guarded(tx, seq as u64, &body)? {
+        if let Guarded::Done(_) = apply_guarded(tx, seq as u64, &body, &mut maybe_held)? {
             released += 1;
         }
     }
