@@ -51,18 +51,29 @@ const CACHE_KIB: i64 = 64 * 1024;
 /// of log (~32 MiB): the background checkpointer normally gets there first.
 const AUTOCHECKPOINT_PAGES: i64 = 8_000;
 
-/// How often the background checkpointer copies the log into the database.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// How often the background checkpointer looks at what was written.
+pub const CHECKPOINT_POLL: Duration = Duration::from_millis(250);
+
+/// Checkpoint once this many writes were counted ([`AppState::note_writes`])…
+///
+/// [`AppState::note_writes`]: crate::AppState::note_writes
+pub const CHECKPOINT_AFTER_WRITES: u64 = 500;
+
+/// …or any at all this long after the last checkpoint.
+pub const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(30);
 
 /// Copies the write-ahead log into the database file from a connection of its
-/// own, every [`CHECKPOINT_EVERY`], until the task is dropped.
+/// own, until the task is dropped: after a burst of pushes, or every
+/// [`CHECKPOINT_AT_LEAST_EVERY`] while anything was written.
 ///
 /// A checkpoint inside a commit (SQLite's default, every ~4 MiB of log) made
 /// the device whose push crossed the threshold wait for the database file to
 /// be written and synced. Here it runs beside the requests: a passive
 /// checkpoint never blocks the writer, and commits still sync the log
-/// (`synchronous=FULL`), so nothing acknowledged depends on it.
-pub async fn checkpoint_loop(path: PathBuf) {
+/// (`synchronous=FULL`), so nothing acknowledged depends on it. It is not
+/// run for a trickle of small writes, so its sync of the database file does
+/// not keep meeting quiet devices' requests.
+pub async fn checkpoint_loop(state: crate::AppState, path: PathBuf) {
     let open = |path: &Path| -> rusqlite::Result<Connection> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_millis(100))?;
@@ -76,10 +87,17 @@ pub async fn checkpoint_loop(path: PathBuf) {
             return;
         }
     };
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    let mut tick = tokio::time::interval(CHECKPOINT_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut pending, mut last) = (0u64, tokio::time::Instant::now());
     loop {
         tick.tick().await;
+        pending += state.take_writes();
+        let due = pending >= CHECKPOINT_AFTER_WRITES
+            || (pending > 0 && last.elapsed() >= CHECKPOINT_AT_LEAST_EVERY);
+        if !due {
+            continue;
+        }
         let Some(c) = conn.take() else { return };
         let done = tokio::task::spawn_blocking(move || {
             let res = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
@@ -93,6 +111,7 @@ pub async fn checkpoint_loop(path: PathBuf) {
             Ok(c) => conn = Some(c),
             Err(_) => return,
         }
+        (pending, last) = (0, tokio::time::Instant::now());
     }
 }
 

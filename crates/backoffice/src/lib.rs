@@ -141,7 +141,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let checkpoints = state
         .database_file()
-        .map(|path| tokio::spawn(db::checkpoint_loop(path)));
+        .map(|path| tokio::spawn(db::checkpoint_loop(state.clone(), path)));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;

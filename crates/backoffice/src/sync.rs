@@ -186,6 +186,7 @@ pub async fn push(
             outcome
         })
         .await?;
+    state.note_writes(results.len() as u64 + 1);
     Ok(Json(PushResponse {
         results,
         server_time: state.now(),
@@ -432,6 +433,7 @@ pub async fn pull(
             outcome
         })
         .await?;
+    state.note_writes(1);
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -40,8 +40,8 @@ use pos_domain::{Hlc, Permission, Timestamp};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use sync_protocol::{
-    BranchState, CategoryState, ChangeBody, Cursor, CustomerState, Epoch, ExpenseState, OpBody,
-    ProductState, PullResponse, SaleRecord, SettingsState, TaxRateRecord, UserState,
+    BranchState, CategoryState, Change, ChangeBody, Cursor, CustomerState, Epoch, ExpenseState,
+    OpBody, ProductState, PullResponse, SaleRecord, SettingsState, TaxRateRecord, UserState,
 };
 
 use crate::customers::insert_ledger_entry;
@@ -152,7 +152,16 @@ impl Store {
             // Whether `sync_held_changes` may have rows: when it has none
             // (nearly always), no applied change has a held one to replace.
             let mut maybe_held = held_count(tx)? > 0;
-            for change in &page.changes {
+            let mut rest = &page.changes[..];
+            while !rest.is_empty() {
+                let inserted = insert_new_products(tx, rest, maybe_held)?;
+                if inserted > 0 {
+                    stats.written += inserted;
+                    rest = &rest[inserted..];
+                    continue;
+                }
+                let change = &rest[0];
+                rest = &rest[1..];
                 match apply_guarded(tx, change.seq, &change.body, &mut maybe_held)? {
                     Guarded::Done(Applied::Written) => stats.written += 1,
                     Guarded::Done(Applied::KeptLocal) => stats.kept_local += 1,
@@ -823,24 +832,105 @@ fn apply_product(tx: &mut Tx<'_>, p: &ProductState) -> Result<Applied> {
         "product",
         p.id.to_string(),
         p.hlc,
-        vec![
-            ("name", text(p.name.as_str())),
-            ("sku", opt_text(p.sku.as_ref().map(|s| s.as_str()))),
-            ("barcode", opt_text(p.barcode.as_ref().map(|b| b.as_str()))),
-            (
-                "category_id",
-                opt_text(p.category_id.map(|c| c.to_string())),
-            ),
-            ("price_minor", Value::from(p.price.minor())),
-            ("currency", text(p.price.currency().code())),
-            ("tax_code", text(p.tax_code.as_str())),
-            ("image", opt_text(p.image.as_deref())),
-            ("track_stock", Value::from(p.track_stock)),
-            ("low_stock_milli", opt_int(p.low_stock.map(|q| q.milli()))),
-            ("created_at", Value::from(p.created_at.as_millis())),
-            ("deleted_at", ts(p.deleted_at)),
-        ],
+        product_columns(p),
     )
+}
+
+/// Most products a multi-row insert writes at once.
+const PRODUCTS_PER_INSERT: usize = 100;
+
+/// Inserts the products at the head of `changes` that this till does not
+/// have yet (a bootstrap is all of them) with multi-row INSERTs, and returns
+/// how many changes that consumed (0: the head is something else, or a
+/// product already here, and goes the usual way).
+///
+/// One statement per [`PRODUCTS_PER_INSERT`] products instead of one each:
+/// FTS5 flushes the names it holds in memory into a new index segment at the
+/// start of every statement that writes through a trigger, and those
+/// flushes (and the merges of the segments they leave) were most of the
+/// cost of a page. A product not here has no local value to keep
+/// (invariant 5): it is inserted whole, as `upsert` would. If SQLite refuses
+/// a statement (a constraint), it undoes it whole and the products go the
+/// usual way, one by one, so only the refused one is held.
+fn insert_new_products(tx: &mut Tx<'_>, changes: &[Change], maybe_held: bool) -> Result<usize> {
+    let mut run: Vec<&ProductState> = Vec::new();
+    let mut ids = HashSet::new();
+    for change in changes.iter().take(PRODUCTS_PER_INSERT) {
+        let ChangeBody::Product(p) = &change.body else {
+            break;
+        };
+        let id = p.id.to_string();
+        if !ids.insert(id.clone()) || exists(tx, "products", &id)? {
+            break;
+        }
+        run.push(p);
+    }
+    if run.len() < 2 {
+        return Ok(0);
+    }
+    let columns = product_columns(run[0]);
+    let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    let width = names.len() + 2;
+    let rows: Vec<String> = (0..run.len())
+        .map(|r| {
+            let marks: Vec<String> = (1..=width).map(|i| format!("?{}", r * width + i)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO products (id, hlc, {}) VALUES {}",
+        names.join(", "),
+        rows.join(", ")
+    );
+    let values = run.iter().flat_map(|p| {
+        [
+            Value::from(p.id.to_string()),
+            Value::from(p.hlc.to_string()),
+        ]
+        .into_iter()
+        .chain(product_columns(p).into_iter().map(|(_, v)| v))
+    });
+    let inserted = if run.len() == PRODUCTS_PER_INSERT {
+        tx.prepare_cached(&sql)?.execute(params_from_iter(values))
+    } else {
+        tx.prepare(&sql)?.execute(params_from_iter(values))
+    };
+    if let Err(e) = inserted {
+        // SQLite undid the statement whole.
+        let e = StoreError::from(e);
+        return if is_refusal(&e) { Ok(0) } else { Err(e) };
+    }
+    for (p, change) in run.iter().zip(changes) {
+        tx.observe(p.hlc);
+        if maybe_held {
+            tx.prepare_cached(
+                "DELETE FROM sync_held_changes WHERE entity = 'product' AND entity_id = ?1 AND seq <= ?2",
+            )?
+            .execute(params![p.id.to_string(), change.seq as i64])?;
+        }
+    }
+    Ok(run.len())
+}
+
+/// The columns of a pulled product, but its id and clock.
+fn product_columns(p: &ProductState) -> Vec<(&'static str, Value)> {
+    vec![
+        ("name", text(p.name.as_str())),
+        ("sku", opt_text(p.sku.as_ref().map(|s| s.as_str()))),
+        ("barcode", opt_text(p.barcode.as_ref().map(|b| b.as_str()))),
+        (
+            "category_id",
+            opt_text(p.category_id.map(|c| c.to_string())),
+        ),
+        ("price_minor", Value::from(p.price.minor())),
+        ("currency", text(p.price.currency().code())),
+        ("tax_code", text(p.tax_code.as_str())),
+        ("image", opt_text(p.image.as_deref())),
+        ("track_stock", Value::from(p.track_stock)),
+        ("low_stock_milli", opt_int(p.low_stock.map(|q| q.milli()))),
+        ("created_at", Value::from(p.created_at.as_millis())),
+        ("deleted_at", ts(p.deleted_at)),
+    ]
 }
 
 fn apply_category(tx: &mut Tx<'_>, c: &CategoryState) -> Result<Applied> {
