@@ -1649,6 +1649,55 @@ mod tests {
     }
 
     #[test]
+    fn new_products_insert_in_bulk_and_a_refused_one_is_held_alone() {
+        let mut k = kit();
+        let queued = ops_queued(&k);
+        let mut products: Vec<ProductState> = (0..250)
+            .map(|i| product_state(ProductId::new(), &format!("Maize flour {i}"), 100_00 + i, 1))
+            .collect();
+        // One in the middle refers to a category this till does not have.
+        products[120].category_id = Some(CategoryId::new());
+        // One already here: updated, not inserted again.
+        let here = products[200].clone();
+        k.store
+            .apply_pulled(&page(1, vec![ChangeBody::Product(here.clone())]))
+            .unwrap();
+        let bodies = products.iter().cloned().map(ChangeBody::Product).collect();
+
+        let stats = k.store.apply_pulled(&page(2, bodies)).unwrap();
+
+        assert_eq!((stats.written, stats.held, stats.still_held), (249, 1, 1));
+        assert_eq!(
+            k.store.held_changes().unwrap()[0].entity_id,
+            products[120].id.to_string()
+        );
+        let count = |k: &Kit| -> i64 {
+            k.store
+                .conn()
+                .query_row("SELECT COUNT(*) FROM products", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(count(&k), 249);
+        // Every inserted product is in the search index.
+        let indexed: i64 = k
+            .store
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM products_fts WHERE products_fts MATCH 'maize'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexed, 249);
+        assert_eq!(k.store.search_products("flour 249", 5).unwrap().len(), 1);
+        assert_eq!(ops_queued(&k), queued, "pulling queues nothing");
+        // Applying the page again changes nothing.
+        let bodies = products.iter().cloned().map(ChangeBody::Product).collect();
+        k.store.apply_pulled(&page(252, bodies)).unwrap();
+        assert_eq!(count(&k), 249);
+    }
+
+    #[test]
     fn a_change_a_constraint_refuses_is_held_without_blocking_the_feed() {
         let mut k = kit();
         // A customer created here offline, already pushed (no pending op).
