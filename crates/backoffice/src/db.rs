@@ -59,20 +59,22 @@ pub const CHECKPOINT_POLL: Duration = Duration::from_millis(250);
 /// [`AppState::note_writes`]: crate::AppState::note_writes
 pub const CHECKPOINT_AFTER_WRITES: u64 = 500;
 
-/// …or this many once writes have been light (fewer than
-/// [`CHECKPOINT_LIGHT_WRITES`] a poll) for a second: what a burst left
-/// behind goes in soon after it, not in the middle of later quiet traffic…
-pub const CHECKPOINT_AFTER_BURST: u64 = 100;
+/// …or this many while writes are heavy (at least
+/// [`CHECKPOINT_HEAVY_WRITES`] in the last poll): what a burst leaves is
+/// checkpointed during it, not later in the middle of quiet traffic, where
+/// the checkpoint's sync of the database file would delay a device's
+/// request…
+pub const CHECKPOINT_DURING_BURST: u64 = 100;
 
-/// Writes a poll below which traffic counts as light.
-pub const CHECKPOINT_LIGHT_WRITES: u64 = 20;
+/// Writes in a poll that count as a burst.
+pub const CHECKPOINT_HEAVY_WRITES: u64 = 20;
 
 /// …or any at all this long after the last checkpoint.
 pub const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(30);
 
 /// Copies the write-ahead log into the database file from a connection of its
-/// own, until the task is dropped: during and just after a burst of pushes,
-/// or every [`CHECKPOINT_AT_LEAST_EVERY`] while anything was written.
+/// own, until the task is dropped: during bursts of pushes, or every
+/// [`CHECKPOINT_AT_LEAST_EVERY`] while anything was written.
 ///
 /// A checkpoint inside a commit (SQLite's default, every ~4 MiB of log) made
 /// the device whose push crossed the threshold wait for the database file to
@@ -97,18 +99,13 @@ pub async fn checkpoint_loop(state: crate::AppState, path: PathBuf) {
     };
     let mut tick = tokio::time::interval(CHECKPOINT_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (mut pending, mut last, mut light_polls) = (0u64, tokio::time::Instant::now(), 0u32);
+    let (mut pending, mut last) = (0u64, tokio::time::Instant::now());
     loop {
         tick.tick().await;
         let written = state.take_writes();
         pending += written;
-        light_polls = if written < CHECKPOINT_LIGHT_WRITES {
-            light_polls.saturating_add(1)
-        } else {
-            0
-        };
         let due = pending >= CHECKPOINT_AFTER_WRITES
-            || (pending >= CHECKPOINT_AFTER_BURST && light_polls >= 4)
+            || (pending >= CHECKPOINT_DURING_BURST && written >= CHECKPOINT_HEAVY_WRITES)
             || (pending > 0 && last.elapsed() >= CHECKPOINT_AT_LEAST_EVERY);
         if !due {
             continue;
