@@ -16,13 +16,19 @@ use std::time::{Duration, Instant};
 
 use common::{kes, start_server_with, till};
 use pos_domain::{
-    Hlc, MovementId, MovementKind, Name, OpId, ProductId, Quantity, Sku, TaxCode, Timestamp,
+    Discount, Hlc, MovementId, MovementKind, Name, OpId, ProductId, Quantity, SaleId, Sku, TaxCode,
+    Tender, Timestamp,
 };
 use pos_store::catalog::NewProduct;
-use sync_protocol::{OpBody, OpEnvelope, ProductPatch, PushRequest, StockMovementRecord};
+use pos_store::sales::{Checkout, CheckoutLine};
+use sync_protocol::{
+    MAX_PUSH_OPS, OpBody, OpEnvelope, OpOutcome, ProductPatch, PushRequest, PushResponse,
+    StockMovementRecord,
+};
 
 struct Scale {
     queued_sales: usize,
+    ingest_ops: usize,
     products: usize,
     devices: usize,
     device_interval: Duration,
@@ -33,6 +39,7 @@ fn scale() -> Scale {
     match std::env::var("WHIZ_BENCH_SCALE").as_deref() {
         Ok("smoke") => Scale {
             queued_sales: 500,
+            ingest_ops: 1_000,
             products: 2_000,
             devices: 20,
             device_interval: Duration::from_secs(1),
@@ -40,6 +47,7 @@ fn scale() -> Scale {
         },
         _ => Scale {
             queued_sales: 10_000,
+            ingest_ops: 20_000,
             products: 100_000,
             devices: 500,
             device_interval: Duration::from_secs(10),
@@ -116,7 +124,11 @@ async fn main() {
         "  drain rate, till outbox to server, end to end (outbox reads, HTTP, JSON, apply, acks): {rate} ops/s   (server ingest target >= 10,000/s)"
     );
 
-    // 2. Bootstrap-pull a large catalog into an empty till.
+    // 2. Server ingest alone: pre-built batches of realistic ops posted
+    // straight at `POST /api/sync`.
+    ingest(dir.path(), &server, &scale).await;
+
+    // 3. Bootstrap-pull a large catalog into an empty till.
     let admin = till(
         dir.path(),
         "admin",
@@ -147,7 +159,7 @@ async fn main() {
         ms(bootstrap)
     );
 
-    // 3. An idle round: nothing to push, nothing new to pull. Real rounds
+    // 4. An idle round: nothing to push, nothing new to pull. Real rounds
     // are 10 s apart; 100 ms keeps the key within its rate limit.
     let mut idle = Vec::new();
     for _ in 0..50 {
@@ -164,12 +176,183 @@ async fn main() {
 
     server.stop().await;
 
-    // 4. Many devices syncing on a timer, in steady state: a server of their
+    // 5. Many devices syncing on a timer, in steady state: a server of their
     // own, so no device is bootstrapping the big catalog above.
     let dir = tempfile::tempdir().unwrap();
     let server = start_server_with(dir.path(), |_| {}).await;
     many_devices(&server, &scale).await;
     server.stop().await;
+}
+
+/// Server ingest on its own. Tills record `scale.ingest_ops` realistic ops
+/// (four in five are cash sales of 1–5 lines over 20 products, each with its
+/// stock movements; one in five a restock); they are read out of the tills'
+/// outboxes and serialized into push requests of `MAX_PUSH_OPS` *before* the
+/// clock starts. The clock then covers only what the server does: each
+/// request posted over HTTP on loopback, parsed, applied (savepoint,
+/// `applied_ops`, checks, rows, change feed), committed with
+/// `synchronous=FULL`, and its answer received.
+///
+/// Measured twice on the same server: one device posting its requests one
+/// after another (a till draining its outbox), then `INGEST_DEVICES - 1`
+/// devices posting at once (a server's real load: many devices), where one
+/// request's HTTP and JSON overlap another's database work.
+async fn ingest(dir: &std::path::Path, server: &common::Server, scale: &Scale) {
+    let per_device = scale.ingest_ops / INGEST_DEVICES;
+    let mut devices = Vec::new();
+    for d in 0..INGEST_DEVICES {
+        let key = server.add_till("Westlands", &format!("Ingest {d}"));
+        let t = till(dir, &format!("ingest{d}"), &server.url, &key);
+        t.sync().await;
+        let bodies = recorded_ops(&t, per_device, d).await;
+        devices.push((key, bodies));
+    }
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/sync", server.url);
+
+    let (key, bodies) = devices.remove(0);
+    let bytes: usize = bodies.iter().map(Vec::len).sum();
+    let requests = bodies.len();
+    let started = Instant::now();
+    let (applied, mut per_request) = post_all(&client, &url, &key, bodies).await;
+    let elapsed = started.elapsed();
+    assert_eq!(applied, per_device, "every op applies once");
+    println!(
+        "  server ingest, one device: {applied} ops ({} sales of 1-5 lines, {} restocks; {} KiB of JSON in {requests} requests of <= {MAX_PUSH_OPS}) in {}: {} applied ops/s   request p50 {}   (target >= 10,000 ops/s)",
+        applied - applied / 5,
+        applied / 5,
+        bytes / 1024,
+        ms(elapsed),
+        applied as u128 * 1_000_000 / elapsed.as_micros().max(1),
+        ms(percentile(&mut per_request, 50)),
+    );
+
+    let n = devices.len();
+    let started = Instant::now();
+    let tasks: Vec<_> = devices
+        .into_iter()
+        .map(|(key, bodies)| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move { post_all(&client, &url, &key, bodies).await })
+        })
+        .collect();
+    let mut applied = 0;
+    for t in tasks {
+        applied += t.await.unwrap().0;
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(applied, per_device * n, "every op applies once");
+    println!(
+        "  server ingest, {n} devices at once: {applied} ops in {}: {} applied ops/s   (target >= 10,000 ops/s)",
+        ms(elapsed),
+        applied as u128 * 1_000_000 / elapsed.as_micros().max(1),
+    );
+}
+
+/// Devices of the ingest measure.
+const INGEST_DEVICES: usize = 4;
+
+/// Records `n` ops on till `t` (sales of 1–5 lines and restocks over 20
+/// products of its own) and returns its outbox as push request bodies.
+async fn recorded_ops(t: &common::Till, n: usize, device: usize) -> Vec<Vec<u8>> {
+    let products: Vec<ProductId> = {
+        let mut store = t.store.lock().unwrap();
+        (0..20)
+            .map(|i| {
+                store
+                    .create_product(&t.owner, new_product(1_000_000 + device * 100 + i))
+                    .unwrap()
+                    .id
+            })
+            .collect()
+    };
+    t.sync().await;
+    let mut store = t.store.lock().unwrap();
+    for i in 0..n {
+        if i % 5 == 4 {
+            store
+                .restock(
+                    &t.owner,
+                    products[i % products.len()],
+                    Quantity::units(24),
+                    None,
+                )
+                .unwrap();
+            continue;
+        }
+        let lines = (0..1 + i % 5)
+            .map(|l| CheckoutLine {
+                product_id: products[(i * 7 + l * 3) % products.len()],
+                quantity: Quantity::units(1 + (l as i64 % 3)),
+                discount: Discount::None,
+            })
+            .collect();
+        store
+            .checkout(
+                &t.owner,
+                &Checkout {
+                    sale_id: SaleId::new(),
+                    lines,
+                    discount: Discount::None,
+                    tenders: vec![Tender::Cash {
+                        tendered: kes(100_000_00),
+                    }],
+                    customer_id: None,
+                },
+            )
+            .unwrap();
+    }
+    let ops: Vec<OpEnvelope> = store
+        .outbox_pending(u32::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.op)
+        .collect();
+    assert_eq!(ops.len(), n);
+    ops.chunks(MAX_PUSH_OPS)
+        .map(|chunk| {
+            serde_json::to_vec(&PushRequest {
+                ops: chunk.to_vec(),
+            })
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Posts pre-built push bodies one after another; returns the ops applied
+/// and each request's time (answers are read after the clock stops).
+async fn post_all(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    bodies: Vec<Vec<u8>>,
+) -> (usize, Vec<Duration>) {
+    let mut answers = Vec::with_capacity(bodies.len());
+    let mut per_request = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        let t = Instant::now();
+        let res = client
+            .post(url)
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        answers.push(res.bytes().await.unwrap());
+        per_request.push(t.elapsed());
+    }
+    let mut applied = 0usize;
+    for answer in &answers {
+        let res: PushResponse = serde_json::from_slice(answer).unwrap();
+        applied += res
+            .results
+            .iter()
+            .filter(|r| r.outcome == OpOutcome::Applied)
+            .count();
+    }
+    (applied, per_request)
 }
 
 /// Each simulated device pushes one stock movement and pulls the changes

@@ -61,6 +61,26 @@ pub fn changes_after(
     rows.collect()
 }
 
+/// Like [`changes_after`], with each body as the JSON text it is stored as
+/// (written by [`record_change`] from a `ChangeBody`): a pull page is sent
+/// without parsing and re-serializing every change.
+pub fn changes_after_json(
+    conn: &Connection,
+    branch: BranchId,
+    after: u64,
+    limit: u32,
+) -> rusqlite::Result<Vec<(u64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, body FROM changes
+         WHERE seq > ?1 AND (branch_id IS NULL OR branch_id = ?2)
+         ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![after as i64, branch.to_string(), limit], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+    })?;
+    rows.collect()
+}
+
 /// The entity name and id of a change, for the `changes` columns.
 fn describe(body: &ChangeBody) -> (&'static str, String) {
     match body {

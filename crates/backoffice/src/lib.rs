@@ -139,13 +139,21 @@ async fn time_limit(State(state): State<AppState>, req: Request, next: Next) -> 
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets the
-/// requests in flight finish.
+/// requests in flight finish. Checkpoints the database's log in the
+/// background meanwhile ([`db::checkpoint_loop`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let checkpoints = state
+        .database_file()
+        .map(|path| tokio::spawn(db::checkpoint_loop(state.clone(), path)));
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    if let Some(task) = checkpoints {
+        task.abort();
+    }
+    served
 }

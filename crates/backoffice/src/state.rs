@@ -5,6 +5,7 @@
 //! behind a mutex and runs every database call on tokio's blocking pool
 //! ([`AppState::db`]): the async workers never wait on disk.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pos_domain::{Clock, Timestamp};
@@ -25,6 +26,8 @@ struct Inner {
     config: Config,
     clock: Arc<dyn Clock>,
     conn: Mutex<Connection>,
+    /// Rows written (about) since the background checkpointer last looked.
+    writes: AtomicU64,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
                 config,
                 clock,
                 conn: Mutex::new(conn),
+                writes: AtomicU64::new(0),
             }),
         }
     }
@@ -55,6 +59,29 @@ impl AppState {
 
     pub fn now(&self) -> Timestamp {
         self.inner.clock.now()
+    }
+
+    /// Counts writes for the background checkpointer (a pushed op counts
+    /// one, a request's own bookkeeping one).
+    pub fn note_writes(&self, n: u64) {
+        self.inner.writes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The writes counted since the last call.
+    pub fn take_writes(&self) -> u64 {
+        self.inner.writes.swap(0, Ordering::Relaxed)
+    }
+
+    /// The database file, if the connection has one (not in memory).
+    pub fn database_file(&self) -> Option<std::path::PathBuf> {
+        let conn = self
+            .inner
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
     }
 
     /// Runs `f` with the connection on the blocking pool.

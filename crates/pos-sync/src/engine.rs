@@ -25,7 +25,9 @@ use pos_domain::{OpId, Timestamp};
 use pos_store::identity::RegisteredIdentity;
 use pos_store::{Store, StoreError};
 use rand::Rng;
-use sync_protocol::{ErrorCode, MAX_PULL_LIMIT, MAX_PUSH_OPS, PROTOCOL_VERSION, PushRequest};
+use sync_protocol::{
+    Cursor, ErrorCode, MAX_PULL_LIMIT, MAX_PUSH_OPS, PROTOCOL_VERSION, PullResponse, PushRequest,
+};
 use tokio::sync::{Notify, watch};
 
 use crate::client::{BackOffice, ClientError};
@@ -42,7 +44,9 @@ pub struct SyncConfig {
     /// Ops per push (at most [`MAX_PUSH_OPS`]).
     pub push_batch: usize,
     /// Changes per pulled page (at most [`MAX_PULL_LIMIT`]). Smaller pages
-    /// hold the store's lock for less time.
+    /// hold the store's lock for less time; a page of 1,000 products applies
+    /// in a few tens of milliseconds, and bigger pages make a bootstrap
+    /// faster.
     pub pull_limit: u32,
     /// Retry schedule while failing.
     pub backoff_base: Duration,
@@ -59,7 +63,7 @@ impl Default for SyncConfig {
             interval: Duration::from_secs(10),
             nudge_delay: Duration::from_millis(500),
             push_batch: MAX_PUSH_OPS,
-            pull_limit: 500,
+            pull_limit: MAX_PULL_LIMIT,
             backoff_base: Backoff::DEFAULT_BASE,
             backoff_cap: Backoff::DEFAULT_CAP,
             backoff_floor: Backoff::DEFAULT_FLOOR,
@@ -285,6 +289,40 @@ struct Inner {
     status_checked: Mutex<Option<tokio::time::Instant>>,
     /// Held by a round and by Full Cloud Synchronization: never both at once.
     exclusive: tokio::sync::Mutex<()>,
+}
+
+/// A page request already sent; dropping it abandons the request (nothing
+/// was applied from it, and pulling is idempotent).
+struct Prefetch {
+    task: tokio::task::JoinHandle<Result<PullResponse, ClientError>>,
+    url: String,
+}
+
+impl Prefetch {
+    fn start(client: &BackOffice, cursor: Cursor, limit: u32) -> Prefetch {
+        let url = client.base_url().to_string();
+        let client = client.clone();
+        Prefetch {
+            task: tokio::spawn(async move { client.pull(Some(cursor), limit).await }),
+            url,
+        }
+    }
+
+    async fn page(mut self) -> Result<PullResponse, ClientError> {
+        match (&mut self.task).await {
+            Ok(page) => page,
+            Err(e) => Err(ClientError::Unreachable {
+                url: self.url.clone(),
+                detail: format!("the pull stopped: {e}"),
+            }),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Locks the store. A panic while it was held leaves no half transaction
@@ -669,15 +707,24 @@ impl SyncEngine {
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
         let limit = self.inner.config.pull_limit.clamp(1, MAX_PULL_LIMIT);
+        let mut cursor = self.with_store(|s| s.sync_cursor()).await?;
+        // The request for the next page, sent while this one is applied: the
+        // server and the network work while the till writes. Its cursor is
+        // this page's `next_cursor`, which is what applying this page stores.
+        let mut prefetch: Option<Prefetch> = None;
         loop {
-            let cursor = self.with_store(|s| s.sync_cursor()).await?;
-            let page = match client.pull(cursor, limit).await {
+            let fetched = match prefetch.take() {
+                Some(next) => next.page().await,
+                None => client.pull(cursor, limit).await,
+            };
+            let page = match fetched {
                 Ok(page) => page,
                 Err(ClientError::Server {
                     code: ErrorCode::EpochChanged,
                     ..
                 }) if !report.rebootstrapped => {
                     self.rebootstrap(client, report).await?;
+                    cursor = None;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -685,16 +732,22 @@ impl SyncEngine {
             let has_more = page.has_more;
             let advanced = cursor != Some(page.next_cursor);
             let next = page.next_cursor;
+            if has_more && advanced {
+                prefetch = Some(Prefetch::start(client, next, limit));
+            }
             let applied = self.with_store(move |s| s.apply_pulled(&page)).await;
             match applied {
                 Ok(stats) => {
                     report.pages += 1;
                     report.changes += stats.changes;
+                    cursor = Some(next);
                 }
                 Err(SyncError::Store(e))
                     if matches!(*e, StoreError::EpochMismatch { .. }) && !report.rebootstrapped =>
                 {
+                    drop(prefetch.take());
                     self.rebootstrap(client, report).await?;
+                    cursor = None;
                     continue;
                 }
                 Err(e) => return Err(e),
