@@ -226,10 +226,10 @@ pub fn apply_sale(conn: &Connection, ctx: &OpContext, s: &SaleRecord) -> Result<
     }
     validate_sale(conn, s)?;
     insert_sale(conn, s, ctx.now)?;
+    // The sale's change carries its movements (always of the sale's branch,
+    // so seen by exactly the devices that see the sale); only the ledger
+    // entry, which every branch sees, goes into the feed on its own.
     ctx.record(conn, ChangeBody::Sale(s.clone()), Some(s.branch_id))?;
-    for m in &s.movements {
-        ctx.record(conn, ChangeBody::StockMoved(m.clone()), Some(m.branch_id))?;
-    }
     if let Some(e) = &s.ledger_entry {
         ctx.record(conn, ChangeBody::LedgerEntry(e.clone()), None)?;
     }

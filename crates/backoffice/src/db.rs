@@ -187,6 +187,20 @@ pub fn restore_epoch(conn: &Connection, clock: &dyn Clock) -> rusqlite::Result<E
     Ok(epoch)
 }
 
+/// Runs `f` with commits that are not synced to disk on their own (they ride
+/// on the next durable commit): for bookkeeping a power cut may lose, such as
+/// when a device last pulled. Never for anything a device sent.
+pub fn unsynced<T, E: From<rusqlite::Error>>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let result = f(conn);
+    // Back to power-safe before anything else can write.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    result
+}
+
 /// The node id the server stamps its own changes with (branches made by the
 /// CLI). Devices' nodes are the low 64 bits of random UUIDs; 0 is the server.
 pub const SERVER_NODE: u64 = 0;
@@ -200,6 +214,24 @@ pub fn server_hlc(now: Timestamp) -> Hlc {
 mod tests {
     use super::*;
     use pos_domain::ManualClock;
+
+    #[test]
+    fn bookkeeping_commits_unsynced_and_everything_else_stays_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(Timestamp::from_millis(1_000));
+        let mut conn = open(&dir.path().join("bo.sqlite3"), &clock).unwrap();
+        let level = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(level(&conn), 2, "FULL");
+        let inside = unsynced(&mut conn, |c| Ok::<_, rusqlite::Error>(level(c))).unwrap();
+        assert_eq!(inside, 1, "NORMAL while bookkeeping");
+        assert_eq!(level(&conn), 2);
+        let failed: Result<(), rusqlite::Error> =
+            unsynced(&mut conn, |_| Err(rusqlite::Error::InvalidQuery));
+        assert!(failed.is_err());
+        assert_eq!(level(&conn), 2, "restored after a failure too");
+    }
 
     #[test]
     fn a_new_database_gets_an_epoch_that_stays_until_restored() {

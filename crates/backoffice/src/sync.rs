@@ -427,7 +427,10 @@ pub async fn pull(
     let started = Instant::now();
     let page = state
         .db(move |conn, clock| {
-            let outcome = pull_page(conn, clock.now(), &device, query.cursor, limit, started);
+            // A pull writes only its log line and the device's last pull.
+            let outcome = db::unsynced(conn, |conn| {
+                pull_page(conn, clock.now(), &device, query.cursor, limit, started)
+            });
             if let Err(e) = &outcome {
                 log_error(conn, &device, "pull", 0, started, clock.now(), e);
             }

@@ -45,6 +45,7 @@ pub struct Store {
     conn: Connection,
     clock: Arc<dyn Clock>,
     identity: Identity,
+    durability: Durability,
 }
 
 impl std::fmt::Debug for Store {
@@ -110,11 +111,30 @@ impl Store {
             conn,
             clock,
             identity,
+            durability,
         })
     }
 
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// Like [`Store::write`], for bookkeeping that may be lost to a power cut
+    /// (when this till last pushed and pulled): its commit is not synced to
+    /// disk on its own but rides on the next durable commit, so an idle sync
+    /// round costs no disk sync. Never for anything a user entered.
+    pub(crate) fn write_unsynced<T>(
+        &mut self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        if self.durability == Durability::CrashSafe {
+            return self.write(f);
+        }
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let result = self.write(f);
+        // Back to power-safe before anything else can write.
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        result
     }
 
     /// Takes on a new identity (see `adopt_identity`).

@@ -149,6 +149,14 @@ impl Store {
                 page: page.epoch,
             });
         }
+        // An empty page that leaves the cursor where it is changes nothing:
+        // an idle round writes nothing (held changes, if any, are retried).
+        if page.changes.is_empty() && self.sync_cursor()? == Some(page.next_cursor) {
+            let still_held = held_count(self.conn())?;
+            if still_held == 0 {
+                return Ok(ApplyStats::default());
+            }
+        }
         let stats = self.write(|tx| {
             let mut stats = ApplyStats {
                 changes: page.changes.len(),
@@ -226,7 +234,7 @@ impl Store {
     /// Records a push round that left nothing undelivered, and the clock
     /// skew if the server said what time it was.
     pub fn record_push(&mut self, server_time: Option<Timestamp>) -> Result<()> {
-        self.write(|tx| {
+        self.write_unsynced(|tx| {
             let now = tx.now().as_millis();
             tx.execute(
                 "UPDATE sync_state SET last_push_at = ?1 WHERE singleton = 1",
@@ -241,7 +249,7 @@ impl Store {
 
     /// Records a pull round that reached the end of the feed.
     pub fn record_pull(&mut self) -> Result<()> {
-        self.write(|tx| {
+        self.write_unsynced(|tx| {
             tx.execute(
                 "UPDATE sync_state SET last_pull_at = ?1 WHERE singleton = 1",
                 [tx.now().as_millis()],
@@ -253,7 +261,7 @@ impl Store {
     /// Records what `GET /api/status` said: the server's version and time
     /// (for the clock skew).
     pub fn record_server_status(&mut self, version: &str, server_time: Timestamp) -> Result<()> {
-        self.write(|tx| {
+        self.write_unsynced(|tx| {
             let now = tx.now().as_millis();
             tx.execute(
                 "UPDATE sync_state SET server_version = ?1 WHERE singleton = 1",
@@ -1972,6 +1980,49 @@ mod tests {
         k.store.apply_pulled(&p).unwrap();
         assert_eq!(k.store.sync_state().unwrap().epoch, Some(restored));
         assert_eq!(k.count("products"), 1);
+    }
+
+    #[test]
+    fn sync_bookkeeping_skips_the_disk_sync_and_sales_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = std::sync::Arc::new(pos_domain::ManualClock::new(T0));
+        let mut store = Store::open_with(
+            &dir.path().join("till.sqlite3"),
+            clock,
+            crate::Durability::PowerSafe,
+        )
+        .unwrap();
+        let synchronous = |s: &Store| -> i64 {
+            s.conn()
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(synchronous(&store), 2, "FULL");
+        store.record_push(None).unwrap();
+        store.record_pull().unwrap();
+        assert!(store.sync_state().unwrap().last_pull_at.is_some());
+        assert_eq!(synchronous(&store), 2, "back to FULL for what follows");
+
+        // An empty page at the stored cursor writes nothing at all.
+        let epoch = Epoch(Uuid::now_v7());
+        let page = |seq| PullResponse {
+            epoch,
+            changes: vec![],
+            next_cursor: Cursor { epoch, seq },
+            has_more: false,
+        };
+        store.apply_pulled(&page(7)).unwrap();
+        let changes = |s: &Store| -> i64 {
+            s.conn()
+                .query_row("SELECT total_changes()", [], |r| r.get(0))
+                .unwrap()
+        };
+        let before = changes(&store);
+        assert_eq!(store.apply_pulled(&page(7)).unwrap(), ApplyStats::default());
+        assert_eq!(changes(&store), before);
+        // One that moves the cursor is stored.
+        store.apply_pulled(&page(9)).unwrap();
+        assert_eq!(store.sync_cursor().unwrap().unwrap().seq, 9);
     }
 
     #[test]
