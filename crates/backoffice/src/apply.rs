@@ -31,19 +31,20 @@ use std::collections::BTreeMap;
 
 use pos_domain::{
     BranchId, CategoryId, Currency, CustomerId, DeviceId, ExpenseId, Hlc, Money, Name, ProductId,
-    Quantity, SaleId, TaxCode, TaxMode, TimeZone, Timestamp, UserId,
+    SaleId, TaxCode, TaxMode, Timestamp, UserId,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use sync_protocol::{
-    CategoryPatch, CategoryState, ChangeBody, CustomerPatch, CustomerState, ExpensePaidWith,
-    ExpensePatch, ExpenseState, LedgerEntryRecord, OpBody, PaymentRecord, ProductPatch,
-    ProductState, RejectCode, SaleKind, SaleRecord, SettingsPatch, SettingsState,
-    StockMovementRecord, TaxRateRecord, Tombstone, UserPatch, UserState,
+    CategoryPatch, CategoryState, ChangeBody, CustomerPatch, CustomerState, ExpensePatch,
+    ExpenseState, LedgerEntryRecord, OpBody, PaymentRecord, ProductPatch, ProductState, RejectCode,
+    SaleKind, SaleRecord, SettingsPatch, SettingsState, StockMovementRecord, TaxRateRecord,
+    Tombstone, UserPatch, UserState,
 };
 
 use crate::changes::record_change;
 use crate::customer_merge;
+use record_sql::read;
 
 /// Why an op was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -1115,15 +1116,7 @@ fn apply_tax_rate(conn: &Connection, ctx: &OpContext, r: &TaxRateRecord) -> Resu
 
 // Reading merged states back ----------------------------------------------------
 
-pub(crate) fn parse_text<T>(i: usize, s: &str) -> rusqlite::Result<T>
-where
-    T: std::str::FromStr,
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    s.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
+pub(crate) use record_sql::read::parse_text;
 
 pub(crate) fn col<T>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T>
 where
@@ -1159,150 +1152,28 @@ pub(crate) fn col_money(
     })
 }
 
-fn col_ts(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Timestamp> {
-    Ok(Timestamp::from_millis(r.get(i)?))
-}
-
-fn col_ts_opt(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Timestamp>> {
-    Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
-}
-
 pub fn product_state(conn: &Connection, id: ProductId) -> rusqlite::Result<ProductState> {
-    conn.prepare_cached(
-        "SELECT name, sku, barcode, category_id, price_minor, currency, tax_code, image, track_stock,
-                low_stock_milli, created_at, hlc, deleted_at
-         FROM products WHERE id = ?1",
-    )?
-    .query_row([id.to_string()], |r| {
-        let currency: Currency = col(r, 5)?;
-        Ok(ProductState {
-            id,
-            name: col_name(r, 0)?,
-            sku: col_opt(r, 1)?,
-            barcode: col_opt(r, 2)?,
-            category_id: col_opt::<CategoryId>(r, 3)?,
-            price: col_money(r, 4, currency)?,
-            tax_code: col(r, 6)?,
-            image: r.get(7)?,
-            track_stock: r.get(8)?,
-            low_stock: r.get::<_, Option<i64>>(9)?.map(Quantity::from_milli),
-            created_at: col_ts(r, 10)?,
-            hlc: col(r, 11)?,
-            deleted_at: col_ts_opt(r, 12)?,
-        })
-    })
+    read::by_id(conn, &read::PRODUCT, &id.to_string())
 }
 
 pub fn category_state(conn: &Connection, id: CategoryId) -> rusqlite::Result<CategoryState> {
-    conn.prepare_cached("SELECT name, sort_order, hlc, deleted_at FROM categories WHERE id = ?1")?
-        .query_row([id.to_string()], |r| {
-            Ok(CategoryState {
-                id,
-                name: col_name(r, 0)?,
-                sort_order: r.get(1)?,
-                hlc: col(r, 2)?,
-                deleted_at: col_ts_opt(r, 3)?,
-            })
-        })
+    read::by_id(conn, &read::CATEGORY, &id.to_string())
 }
 
 pub fn customer_state(conn: &Connection, id: CustomerId) -> rusqlite::Result<CustomerState> {
-    conn.prepare_cached(
-        "SELECT name, phone, email, credit_limit_minor, currency, notes, created_at, hlc, deleted_at
-         FROM customers WHERE id = ?1",
-    )?
-    .query_row([id.to_string()], |r| {
-        let currency: Currency = col(r, 4)?;
-        Ok(CustomerState {
-            id,
-            name: col_name(r, 0)?,
-            phone: col_opt(r, 1)?,
-            email: r.get(2)?,
-            credit_limit: col_money(r, 3, currency)?,
-            notes: r.get(5)?,
-            created_at: col_ts(r, 6)?,
-            hlc: col(r, 7)?,
-            deleted_at: col_ts_opt(r, 8)?,
-        })
-    })
+    read::by_id(conn, &read::CUSTOMER, &id.to_string())
 }
 
 pub fn user_state(conn: &Connection, id: UserId) -> rusqlite::Result<UserState> {
-    conn.prepare_cached(
-        "SELECT name, role, pin_hash, active, created_at, hlc, deleted_at FROM users WHERE id = ?1",
-    )?
-    .query_row([id.to_string()], |r| {
-        Ok(UserState {
-            id,
-            name: col_name(r, 0)?,
-            role: col(r, 1)?,
-            pin_hash: r.get(2)?,
-            active: r.get(3)?,
-            created_at: col_ts(r, 4)?,
-            hlc: col(r, 5)?,
-            deleted_at: col_ts_opt(r, 6)?,
-        })
-    })
+    read::by_id(conn, &read::USER, &id.to_string())
 }
 
 pub fn expense_state(conn: &Connection, id: ExpenseId) -> rusqlite::Result<ExpenseState> {
-    conn.prepare_cached(
-        "SELECT branch_id, device_id, user_id, category, description, amount_minor, currency, paid_with,
-                reference, spent_at, business_day, created_at, hlc, deleted_at
-         FROM expenses WHERE id = ?1",
-    )?
-    .query_row([id.to_string()], |r| {
-        let currency: Currency = col(r, 6)?;
-        let paid: String = r.get(7)?;
-        let paid_with = ExpensePaidWith::parse(&paid).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                7,
-                rusqlite::types::Type::Text,
-                format!("unknown paid_with '{paid}'").into(),
-            )
-        })?;
-        Ok(ExpenseState {
-            id,
-            branch_id: col(r, 0)?,
-            device_id: col(r, 1)?,
-            user_id: col(r, 2)?,
-            category: col_name(r, 3)?,
-            description: r.get(4)?,
-            amount: col_money(r, 5, currency)?,
-            paid_with,
-            reference: r.get(8)?,
-            spent_at: col_ts(r, 9)?,
-            business_day: r.get(10)?,
-            created_at: col_ts(r, 11)?,
-            hlc: col(r, 12)?,
-            deleted_at: col_ts_opt(r, 13)?,
-        })
-    })
+    read::by_id(conn, &read::EXPENSE, &id.to_string())
 }
 
 pub fn settings_state(conn: &Connection) -> rusqlite::Result<SettingsState> {
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
-    let mut hlc = Hlc::ZERO;
-    let mut stmt = conn.prepare_cached("SELECT key, value, hlc FROM business_settings")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let key: String = r.get(0)?;
-        values.insert(key, r.get(1)?);
-        hlc = hlc.max(col(r, 2)?);
-    }
-    let get = |k: &str| values.get(k).cloned().unwrap_or_default();
-    Ok(SettingsState {
-        store_name: get("store_name"),
-        address: get("address"),
-        phone: get("phone"),
-        tax_pin: get("tax_pin"),
-        receipt_header: get("receipt_header"),
-        receipt_footer: get("receipt_footer"),
-        currency: parse_text(1, &get("currency"))?,
-        time_zone: parse_text::<TimeZone>(1, &get("time_zone"))?,
-        tax_mode: parse_text(1, &get("tax_mode"))?,
-        hlc,
-    })
+    read::settings(conn)
 }
 
 /// Whether a sale with this id is on the server (tests, dashboard).

@@ -8,12 +8,13 @@
 //! movements and ledger entries are those not part of a sale; a sale carries
 //! its own.
 
-use pos_domain::{Currency, Hlc, Name, Quantity, SaleId, Timestamp};
+use pos_domain::{Currency, Quantity, SaleId, Timestamp};
+use record_sql::read;
+use rusqlite::OptionalExtension;
 use rusqlite::{Connection, Row};
 use sync_protocol::{
-    CategoryState, CustomerState, EntityKind, ExpensePaidWith, ExpenseState, FullRecord,
-    LedgerEntryRecord, LedgerKind, ManifestEntry, ProductState, SETTINGS_ID, SettingsState,
-    StockMovementRecord, TaxRateRecord, UserState,
+    EntityKind, FullRecord, LedgerEntryRecord, LedgerKind, ManifestEntry, SETTINGS_ID,
+    StockMovementRecord, TaxRateRecord,
 };
 
 use crate::sales::load_sale;
@@ -90,52 +91,42 @@ fn ids(conn: &Connection, sql: &str) -> Result<Vec<ManifestEntry>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Loads every record of `entity` (or the one with `id`).
+/// Loads every record of `entity` (or the one with `id`). Mutable records are
+/// read by the same readers as the Back Office's (`record_sql::read`), so
+/// equal values give equal digests.
 fn load(conn: &Connection, entity: EntityKind, id: Option<&str>) -> Result<Vec<FullRecord>> {
-    if entity == EntityKind::Settings {
-        return Ok(if id.is_none_or(|id| id == SETTINGS_ID) {
-            vec![FullRecord::Settings(settings_state(conn)?)]
-        } else {
-            Vec::new()
-        });
+    fn shared<T>(
+        conn: &Connection,
+        reader: &read::Reader<T>,
+        id: Option<&str>,
+        wrap: fn(T) -> FullRecord,
+    ) -> Result<Vec<FullRecord>> {
+        let states = match id {
+            Some(id) => read::by_id(conn, reader, id)
+                .optional()?
+                .into_iter()
+                .collect(),
+            None => read::all(conn, reader)?,
+        };
+        Ok(states.into_iter().map(wrap).collect())
     }
     let (select, key, map): (&str, &str, RowMap) = match entity {
+        EntityKind::Settings => {
+            return Ok(if id.is_none_or(|id| id == SETTINGS_ID) {
+                vec![FullRecord::Settings(read::settings(conn)?)]
+            } else {
+                Vec::new()
+            });
+        }
+        EntityKind::Category => return shared(conn, &read::CATEGORY, id, FullRecord::Category),
+        EntityKind::Product => return shared(conn, &read::PRODUCT, id, FullRecord::Product),
+        EntityKind::User => return shared(conn, &read::USER, id, FullRecord::User),
+        EntityKind::Customer => return shared(conn, &read::CUSTOMER, id, FullRecord::Customer),
+        EntityKind::Expense => return shared(conn, &read::EXPENSE, id, FullRecord::Expense),
         EntityKind::TaxRate => (
             "SELECT code, name, basis_points, deleted_at FROM tax_rates",
             "code",
             tax_rate,
-        ),
-        EntityKind::Category => (
-            "SELECT id, name, sort_order, hlc, deleted_at FROM categories",
-            "id",
-            category,
-        ),
-        EntityKind::Product => (
-            "SELECT id, name, sku, barcode, category_id, price_minor, currency, tax_code, image,
-                    track_stock, low_stock_milli, created_at, hlc, deleted_at
-             FROM products",
-            "id",
-            product,
-        ),
-        EntityKind::User => (
-            "SELECT id, name, role, pin_hash, active, created_at, hlc, deleted_at FROM users",
-            "id",
-            user,
-        ),
-        EntityKind::Customer => (
-            "SELECT id, name, phone, email, credit_limit_minor, currency, notes, created_at, hlc,
-                    deleted_at
-             FROM customers",
-            "id",
-            customer,
-        ),
-        EntityKind::Expense => (
-            "SELECT id, branch_id, device_id, user_id, category, description, amount_minor,
-                    currency, paid_with, reference, spent_at, business_day, created_at, hlc,
-                    deleted_at
-             FROM expenses",
-            "id",
-            expense,
         ),
         EntityKind::StockMovement => (
             "SELECT id, product_id, branch_id, device_id, kind, quantity_milli, user_id, note,
@@ -151,11 +142,10 @@ fn load(conn: &Connection, entity: EntityKind, id: Option<&str>) -> Result<Vec<F
             "id",
             ledger_entry,
         ),
-        EntityKind::Settings | EntityKind::Sale => {
-            return Err(StoreError::Invalid(format!(
-                "{} records are not loaded row by row",
-                entity.as_str()
-            )));
+        EntityKind::Sale => {
+            return Err(StoreError::Invalid(
+                "sale records are not loaded row by row".into(),
+            ));
         }
     };
     let joiner = if select.contains(" WHERE ") {
@@ -182,18 +172,8 @@ fn load(conn: &Connection, entity: EntityKind, id: Option<&str>) -> Result<Vec<F
 
 type RowMap = fn(&Row<'_>) -> rusqlite::Result<FullRecord>;
 
-fn name(r: &Row<'_>, i: usize) -> rusqlite::Result<Name> {
-    Name::try_from(r.get::<_, String>(i)?).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
 fn ts(r: &Row<'_>, i: usize) -> rusqlite::Result<Timestamp> {
     Ok(Timestamp::from_millis(r.get(i)?))
-}
-
-fn ts_opt(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<Timestamp>> {
-    Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
 }
 
 fn tax_rate(r: &Row<'_>) -> rusqlite::Result<FullRecord> {
@@ -202,83 +182,6 @@ fn tax_rate(r: &Row<'_>) -> rusqlite::Result<FullRecord> {
         name: r.get(1)?,
         basis_points: r.get(2)?,
         deleted: r.get::<_, Option<i64>>(3)?.is_some(),
-    }))
-}
-
-fn category(r: &Row<'_>) -> rusqlite::Result<FullRecord> {
-    Ok(FullRecord::Category(CategoryState {
-        id: col_parse(r, 0)?,
-        name: name(r, 1)?,
-        sort_order: r.get(2)?,
-        hlc: col_parse(r, 3)?,
-        deleted_at: ts_opt(r, 4)?,
-    }))
-}
-
-fn product(r: &Row<'_>) -> rusqlite::Result<FullRecord> {
-    let currency: Currency = col_parse(r, 6)?;
-    Ok(FullRecord::Product(ProductState {
-        id: col_parse(r, 0)?,
-        name: name(r, 1)?,
-        sku: col_parse_opt(r, 2)?,
-        barcode: col_parse_opt(r, 3)?,
-        category_id: col_parse_opt(r, 4)?,
-        price: col_money(r, 5, currency)?,
-        tax_code: col_parse(r, 7)?,
-        image: r.get(8)?,
-        track_stock: r.get(9)?,
-        low_stock: r.get::<_, Option<i64>>(10)?.map(Quantity::from_milli),
-        created_at: ts(r, 11)?,
-        hlc: col_parse(r, 12)?,
-        deleted_at: ts_opt(r, 13)?,
-    }))
-}
-
-fn user(r: &Row<'_>) -> rusqlite::Result<FullRecord> {
-    Ok(FullRecord::User(UserState {
-        id: col_parse(r, 0)?,
-        name: name(r, 1)?,
-        role: col_parse(r, 2)?,
-        pin_hash: r.get(3)?,
-        active: r.get(4)?,
-        created_at: ts(r, 5)?,
-        hlc: col_parse(r, 6)?,
-        deleted_at: ts_opt(r, 7)?,
-    }))
-}
-
-fn customer(r: &Row<'_>) -> rusqlite::Result<FullRecord> {
-    let currency: Currency = col_parse(r, 5)?;
-    Ok(FullRecord::Customer(CustomerState {
-        id: col_parse(r, 0)?,
-        name: name(r, 1)?,
-        phone: col_parse_opt(r, 2)?,
-        email: r.get(3)?,
-        credit_limit: col_money(r, 4, currency)?,
-        notes: r.get(6)?,
-        created_at: ts(r, 7)?,
-        hlc: col_parse(r, 8)?,
-        deleted_at: ts_opt(r, 9)?,
-    }))
-}
-
-fn expense(r: &Row<'_>) -> rusqlite::Result<FullRecord> {
-    let currency: Currency = col_parse(r, 7)?;
-    Ok(FullRecord::Expense(ExpenseState {
-        id: col_parse(r, 0)?,
-        branch_id: col_parse(r, 1)?,
-        device_id: col_parse(r, 2)?,
-        user_id: col_parse(r, 3)?,
-        category: name(r, 4)?,
-        description: r.get(5)?,
-        amount: col_money(r, 6, currency)?,
-        paid_with: col_enum(r, 8, ExpensePaidWith::parse)?,
-        reference: r.get(9)?,
-        spent_at: ts(r, 10)?,
-        business_day: r.get(11)?,
-        created_at: ts(r, 12)?,
-        hlc: col_parse(r, 13)?,
-        deleted_at: ts_opt(r, 14)?,
     }))
 }
 
@@ -314,44 +217,6 @@ fn ledger_entry(r: &Row<'_>) -> rusqlite::Result<FullRecord> {
         note: r.get(10)?,
         created_at: ts(r, 11)?,
     }))
-}
-
-fn settings_state(conn: &Connection) -> Result<SettingsState> {
-    let mut stmt = conn.prepare_cached("SELECT key, value, hlc FROM business_settings")?;
-    let mut rows = stmt.query([])?;
-    let mut values = std::collections::BTreeMap::new();
-    let mut hlc = Hlc::ZERO;
-    while let Some(r) = rows.next()? {
-        let key: String = r.get(0)?;
-        values.insert(key, r.get::<_, String>(1)?);
-        hlc = hlc.max(col_parse(r, 2)?);
-    }
-    let get = |k: &str| values.get(k).cloned().unwrap_or_default();
-    let parse = |k: &str| -> Result<String> {
-        values
-            .get(k)
-            .cloned()
-            .ok_or_else(|| StoreError::Corrupt(format!("the setting '{k}' is missing")))
-    };
-    let bad = |k: &str, e: String| StoreError::Corrupt(format!("the setting '{k}': {e}"));
-    Ok(SettingsState {
-        store_name: get("store_name"),
-        address: get("address"),
-        phone: get("phone"),
-        tax_pin: get("tax_pin"),
-        receipt_header: get("receipt_header"),
-        receipt_footer: get("receipt_footer"),
-        currency: parse("currency")?
-            .parse()
-            .map_err(|e: pos_domain::DomainError| bad("currency", e.to_string()))?,
-        time_zone: parse("time_zone")?
-            .parse()
-            .map_err(|e: pos_domain::DomainError| bad("time_zone", e.to_string()))?,
-        tax_mode: parse("tax_mode")?
-            .parse()
-            .map_err(|e: pos_domain::DomainError| bad("tax_mode", e.to_string()))?,
-        hlc,
-    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,12 @@
 //!
 //! The sale's own row is not here: the server's `sales` table also records
 //! when it received the sale.
+//!
+//! [`read`] is the other direction for mutable records: one reader of a
+//! product's, customer's, … row, so both sides compute the same state (and the
+//! same Full Cloud Synchronization digest) from the same values.
+
+pub mod read;
 
 use rusqlite::{Connection, params};
 use sync_protocol::{LedgerEntryRecord, SaleRecord, StockMovementRecord};
