@@ -4,9 +4,23 @@
 # scripts/test.sh; safe to run by hand.
 set -euo pipefail
 
-# Debian packages the build needs (C toolchain for the bundled SQLite; libdbus
-# for the OS keyring that holds the Back Office API key on Linux).
-APT_PACKAGES=(build-essential pkg-config ca-certificates curl libdbus-1-dev)
+# Debian packages the build needs: the C toolchain for the bundled SQLite;
+# libdbus for the OS keyring that holds the Back Office API key on Linux;
+# WebKitGTK and friends for the Tauri desktop app; Node.js for its web UI.
+APT_PACKAGES=(
+    build-essential pkg-config ca-certificates curl libdbus-1-dev
+    libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
+)
+# What the desktop end-to-end test adds (scripts/test.sh): a virtual display,
+# a session bus, WebKit's WebDriver, a keyring daemon, and screenshots.
+if [ "${WHIZ_SETUP_E2E:-0}" = 1 ]; then
+    APT_PACKAGES+=(
+        xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver gnome-keyring
+        imagemagick
+    )
+fi
+command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -40,4 +54,11 @@ for component in clippy rustfmt; do
         rustup component add "$component"
     fi
 done
-log "ready: $(cargo --version)"
+
+# The web UI's packages, exactly as locked.
+ui="$(dirname "$0")/../ui"
+if [ ! -d "$ui/node_modules" ] || [ "$ui/package-lock.json" -nt "$ui/node_modules/.package-lock.json" ]; then
+    log "installing the web UI's npm packages"
+    npm --prefix "$ui" ci --no-audit --no-fund --loglevel=error
+fi
+log "ready: $(cargo --version), node $(node --version)"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every check WHIZ POS has: formatting, lints, all tests, and a smoke run
-# of the benchmark. This is what CI runs (.ci/run).
+# Runs every check WHIZ POS has: the web UI's type check, unit tests and build;
+# formatting, lints and all Rust tests; the desktop end-to-end test (the real
+# app under Xvfb against a real Back Office); and smoke runs of the benchmarks.
+# This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+WHIZ_SETUP_E2E=1 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 
@@ -13,6 +15,17 @@ else
     step() { printf '\n== %s\n' "$*"; }
 fi
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# The desktop app embeds ui/dist, so the UI is built before any cargo build.
+step "web UI: type check, unit tests, build"
+npm --prefix ui run check
+npm --prefix ui test 2>&1 | tee "$log"
+ui_passed=$(grep -E '^ +Tests +' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+ui_failed=$(grep -E '^ +Tests +' "$log" | grep -oE '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
+npm --prefix ui run build
+
 step "format"
 cargo fmt --all -- --check
 
@@ -20,14 +33,19 @@ step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "test"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
 
+step "desktop end-to-end (the built app under Xvfb, driven by tauri-driver)"
+./scripts/desktop-e2e.sh 2>&1 | tee "$log"
+e2e_passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+
 step "benchmark (smoke scale; run 'cargo bench -p pos-store --bench store' for the full figures)"
 WHIZ_BENCH_SCALE=smoke cargo bench -p pos-store --bench store --locked
 WHIZ_BENCH_SCALE=smoke cargo bench -p whiz-tests --bench sync --locked
+WHIZ_BENCH_SCALE=smoke ./scripts/bench-desktop.sh
 
+passed=$((passed + ui_passed + e2e_passed))
+failed=$((failed + ui_failed))
 printf '\ntests: %d passed, %d failed\n' "$passed" "$failed"

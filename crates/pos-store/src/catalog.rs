@@ -133,6 +133,12 @@ const GRID: &str = concat!(
     " WHERE p.category_id = ?2 AND p.deleted_at IS NULL ORDER BY p.name LIMIT ?3 OFFSET ?4"
 );
 
+/// A page of every live product by name.
+const ALL_PRODUCTS: &str = concat!(
+    product_select!(),
+    " WHERE p.deleted_at IS NULL ORDER BY p.name, p.id LIMIT ?2 OFFSET ?3"
+);
+
 /// A page of the grid for products with no category; uses `products_grid`.
 const GRID_UNCATEGORIZED: &str = concat!(
     product_select!(),
@@ -332,6 +338,19 @@ impl Store {
     }
 
     /// Adds a category. Names are unique among live categories, ignoring case.
+    /// A page of every live product, whatever its category, by name (the
+    /// catalog list before any filter). At most [`MAX_PAGE`].
+    pub fn all_products(&self, limit: u32, offset: u32) -> Result<Vec<Product>> {
+        let limit = limit.min(MAX_PAGE);
+        let branch = self.identity().branch_id.to_string();
+        let rows = self
+            .conn()
+            .prepare_cached(ALL_PRODUCTS)?
+            .query_map(params![branch, limit, offset], product_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     pub fn create_category(
         &mut self,
         actor: &Actor,
@@ -2014,5 +2033,19 @@ mod tests {
         assert_eq!(names(&none), ["Airtime", "Carrier bag"]);
         assert_eq!(none[1].stock, Quantity::units(50));
         assert!(page(Some(CategoryId::new()), 50, 0).is_empty());
+
+        let all = |limit, offset| -> Vec<String> {
+            kit.store
+                .all_products(limit, offset)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.name)
+                .collect()
+        };
+        assert_eq!(
+            all(50, 0),
+            ["Airtime", "Beer", "Carrier bag", "Chapati", "Soda", "Water"]
+        );
+        assert_eq!(all(2, 1), ["Beer", "Carrier bag"]);
     }
 }

@@ -130,6 +130,18 @@ impl Store {
         })
     }
 
+    /// The categories of every live expense, as first written, sorted
+    /// (letter case aside) and without repeats.
+    pub fn expense_categories(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn().prepare_cached(
+            // With MIN(), SQLite takes the bare column from the earliest row.
+            "SELECT category, MIN(created_at) FROM expenses WHERE deleted_at IS NULL
+             GROUP BY lower(category) ORDER BY lower(category)",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// This branch's live expenses on business days `from` to `to`
     /// (inclusive), newest first.
     pub fn expenses(&self, from: BusinessDay, to: BusinessDay) -> Result<Vec<Expense>> {
@@ -492,6 +504,21 @@ mod tests {
             )
             .unwrap();
         assert_eq!(row_hlc, op.op.hlc.to_string());
+    }
+
+    #[test]
+    fn categories_are_offered_once_each_whatever_their_case() {
+        let mut k = kit();
+        record(&mut k, new_expense("Transport", "Boda boda", 300_00));
+        record(&mut k, new_expense("supplies", "Sugar", 450_00));
+        record(&mut k, new_expense("transport", "Matatu", 100_00));
+        let gone = record(&mut k, new_expense("Rent", "March", 20_000_00));
+        let owner = k.owner.clone();
+        k.store.delete_expense(&owner, gone.id).unwrap();
+        assert_eq!(
+            k.store.expense_categories().unwrap(),
+            ["supplies", "Transport"]
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`reports`]: sales by day, payment method, cashier and product; the
 //!   day-closing summary.
 //! - [`outbox`]: what the sync engine reads and acknowledges.
+//! - [`prefs`]: preferences of this machine only (never synced).
 //! - [`replica`]: what the sync engine pulls in: applying the Back Office's
 //!   changes, the pull cursor and the sync bookkeeping.
 //!
@@ -30,6 +31,7 @@ pub mod full_sync;
 pub mod identity;
 pub mod migrate;
 pub mod outbox;
+pub mod prefs;
 pub mod receipt;
 pub mod replica;
 pub mod reports;

@@ -25,6 +25,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_receipts_per_device",
         include_str!("../../../migrations/pos/0004_receipts_per_device.sql"),
     ),
+    (
+        "0005_device_prefs",
+        include_str!("../../../migrations/pos/0005_device_prefs.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -172,3 +172,25 @@ fn receipts_become_unique_per_device_and_sales_survive_the_rebuild() {
         .unwrap();
     assert_eq!(indexes, 6);
 }
+
+#[test]
+fn version_5_adds_device_prefs_and_discarded_ops() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    migrate(&mut conn).unwrap();
+    let prefs: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'device_prefs'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(prefs, 1);
+    let cols: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('outbox') WHERE name LIKE 'discarded%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(cols, ["discarded_at", "discarded_by"]);
+}

@@ -149,6 +149,17 @@ impl Store {
         }
     }
 
+    /// The void recorded against sale `id`, if it has been voided.
+    pub fn void_of(&self, id: SaleId) -> Result<Option<SaleId>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id FROM sales WHERE original_sale_id = ?1 AND kind = 'void' LIMIT 1",
+            )?
+            .query_row([id.to_string()], |r| col_parse(r, 0))
+            .optional()?)
+    }
+
     /// The latest receipts, newest first.
     pub fn recent_sales(&self, limit: u32) -> Result<Vec<SaleSummary>> {
         let mut stmt = self.conn().prepare_cached(
@@ -1328,6 +1339,8 @@ mod tests {
         assert_eq!(void.kind, SaleKind::Void);
         assert_eq!(void.original_sale_id, Some(sale.id));
         assert_eq!(void.total, sale.total.negated());
+        assert_eq!(kit.store.void_of(sale.id).unwrap(), Some(void.id));
+        assert_eq!(kit.store.void_of(void.id).unwrap(), None);
         assert_eq!(level(&kit, p.id), 0);
         assert_eq!(
             crate::customers::balance_of(kit.store.conn(), cust).unwrap(),

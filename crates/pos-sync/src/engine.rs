@@ -793,7 +793,10 @@ impl SyncEngine {
         }
     }
 
-    fn refresh_counts_now(&self) {
+    /// [`SyncEngine::refresh_counts`] on the caller's thread, for callers
+    /// outside the runtime (the app's quick commands). Locks the store:
+    /// never call it while holding the store's lock.
+    pub fn refresh_counts_now(&self) {
         let read = {
             let store = lock(&self.inner.store);
             store

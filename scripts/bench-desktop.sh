@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The desktop benchmark (tests/benches/desktop.rs): cold start to the sales
+# screen, idle memory of the app's process tree, Pay -> receipt with 100,000
+# products, and the release binary and .deb sizes. Prints figures and targets.
+#
+#   scripts/bench-desktop.sh                          full: builds the release app and the .deb
+#   WHIZ_BENCH_SCALE=smoke scripts/bench-desktop.sh   CI: 1 start, 1,000 products, 3 sales;
+#                                                     uses the release binary if there is one
+#                                                     (else the debug one) and builds no .deb
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+scale="${WHIZ_BENCH_SCALE:-full}"
+
+log() { printf '[bench-desktop] %s\n' "$*" >&2; }
+
+# What the run needs (the same as the end-to-end test).
+need=()
+for tool in xvfb-run:xvfb dbus-run-session:dbus WebKitWebDriver:webkit2gtk-driver; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
+done
+dpkg-query -W -f='${Status}' xauth 2>/dev/null | grep -q "install ok installed" || need+=(xauth)
+dpkg-query -W -f='${Status}' libwebkit2gtk-4.1-dev 2>/dev/null | grep -q "install ok installed" || need+=(libwebkit2gtk-4.1-dev)
+if [ "${#need[@]}" -gt 0 ]; then
+    log "installing Debian packages: ${need[*]}"
+    sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+    sudo_if_needed apt-get update -q
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        "${need[@]}" dbus-x11 at-spi2-core
+fi
+if ! command -v tauri-driver >/dev/null 2>&1; then
+    log "installing tauri-driver"
+    cargo install tauri-driver --locked
+fi
+if [ ! -d ui/node_modules ]; then
+    log "installing the web UI's npm packages"
+    npm --prefix ui ci --no-audit --no-fund --loglevel=error
+fi
+
+release="$CARGO_TARGET_DIR/release/whiz-pos"
+if [ "$scale" = smoke ]; then
+    if [ -x "$release" ]; then
+        app="$release"
+    else
+        app="$CARGO_TARGET_DIR/debug/whiz-pos"
+        if [ ! -x "$app" ]; then
+            log "building the web UI and the app (debug)"
+            npm --prefix ui run build >/dev/null
+            cargo build -p whiz-pos --locked
+        fi
+        log "smoke scale: no release binary, measuring the debug build (figures are not representative)"
+    fi
+else
+    # The UI first, then the Tauri CLI builds the release binary (embedding
+    # ui/dist) and the .deb. The config's beforeBuildCommand is skipped: the
+    # CLI runs it from the workspace root, where its `../ui` is wrong.
+    log "building the web UI, the release app and the .deb (tauri build --bundles deb)"
+    npm --prefix ui run build >/dev/null
+    (cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb \
+        --config '{"build":{"beforeBuildCommand":""}}')
+    app="$release"
+fi
+
+deb=""
+if [ -d "$CARGO_TARGET_DIR/release/bundle/deb" ]; then
+    deb=$(find "$CARGO_TARGET_DIR/release/bundle/deb" -maxdepth 1 -name '*.deb' -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
+fi
+# The benchmark itself is compiled before the display exists.
+cargo bench -p whiz-tests --bench desktop --locked --no-run
+WHIZ_POS_BIN="$app" WHIZ_BENCH_DEB="$deb" WHIZ_BENCH_SCALE="$scale" \
+    dbus-run-session -- xvfb-run -a -s "-screen 0 1366x768x24" \
+    cargo bench -p whiz-tests --bench desktop --locked
