@@ -4,9 +4,8 @@
 # products, and the release binary and .deb sizes. Prints figures and targets.
 #
 #   scripts/bench-desktop.sh                          full: builds the release app and the .deb
-#   WHIZ_BENCH_SCALE=smoke scripts/bench-desktop.sh   CI: 1 start, 1,000 products, 3 sales;
-#                                                     uses the release binary if there is one
-#                                                     (else the debug one) and builds no .deb
+#   WHIZ_BENCH_SCALE=smoke scripts/bench-desktop.sh   CI: 1 start, 1,000 products, 3 sales,
+#                                                     on the debug build; builds no .deb
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -41,21 +40,16 @@ fi
 
 release="$CARGO_TARGET_DIR/release/whiz-pos"
 if [ "$scale" = smoke ]; then
-    if [ -x "$release" ]; then
-        app="$release"
-    else
-        app="$CARGO_TARGET_DIR/debug/whiz-pos"
-        if [ ! -x "$app" ]; then
-            log "building the web UI and the app (debug)"
-            npm --prefix ui run build >/dev/null
-            cargo build -p whiz-pos --locked
-        fi
-        log "smoke scale: no release binary, measuring the debug build (figures are not representative)"
-    fi
+    # The debug build the tests just used: always current (a release binary
+    # left in a cache may be older than the code).
+    app="$CARGO_TARGET_DIR/debug/whiz-pos"
+    npm --prefix ui run build >/dev/null
+    cargo build -p whiz-pos --locked
+    log "smoke scale: measuring the debug build (figures are not representative)"
 else
     # The UI first, then the Tauri CLI builds the release binary (embedding
-    # ui/dist) and the .deb. The config's beforeBuildCommand is skipped: the
-    # CLI runs it from the workspace root, where its `../ui` is wrong.
+    # ui/dist) and the .deb; the config's beforeBuildCommand (the same UI
+    # build) is skipped so that this script doesn't depend on its path.
     log "building the web UI, the release app and the .deb (tauri build --bundles deb)"
     npm --prefix ui run build >/dev/null
     (cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb \
@@ -64,7 +58,7 @@ else
 fi
 
 deb=""
-if [ -d "$CARGO_TARGET_DIR/release/bundle/deb" ]; then
+if [ "$scale" != smoke ] && [ -d "$CARGO_TARGET_DIR/release/bundle/deb" ]; then
     deb=$(find "$CARGO_TARGET_DIR/release/bundle/deb" -maxdepth 1 -name '*.deb' -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
 fi
 # The benchmark itself is compiled before the display exists.

@@ -21,7 +21,7 @@ trap 'rm -f "$log"' EXIT
 # The desktop app embeds ui/dist, so the UI is built before any cargo build.
 step "web UI: type check, unit tests, build"
 npm --prefix ui run check
-npm --prefix ui test 2>&1 | tee "$log"
+NO_COLOR=1 npm --prefix ui test 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | tee "$log"
 ui_passed=$(grep -E '^ +Tests +' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 ui_failed=$(grep -E '^ +Tests +' "$log" | grep -oE '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
 npm --prefix ui run build

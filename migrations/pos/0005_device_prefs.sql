@@ -18,3 +18,8 @@ CREATE TABLE device_prefs (
 
 ALTER TABLE outbox ADD COLUMN discarded_at INTEGER;
 ALTER TABLE outbox ADD COLUMN discarded_by TEXT;
+
+-- The catalog list before any filter (every live product by name, a page at a
+-- time): with this index SQLite reads the first page in order and stops,
+-- instead of sorting every product. Its WHERE matches the query's.
+CREATE INDEX IF NOT EXISTS products_live_name ON products(name, id) WHERE deleted_at IS NULL;

@@ -65,6 +65,9 @@ struct Env {
     memory_keys: bool,
     /// `WHIZ_SYNC_INTERVAL_SECS`: the push/pull loop's period (default 10).
     sync_interval: Option<Duration>,
+    /// `WHIZ_SYNC_NUDGE_DELAY_MS`: how long after a sale the loop waits to
+    /// gather a burst before pushing (default 500).
+    nudge_delay: Option<Duration>,
 }
 
 impl Env {
@@ -76,6 +79,10 @@ impl Env {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .map(Duration::from_secs),
+            nudge_delay: std::env::var("WHIZ_SYNC_NUDGE_DELAY_MS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Duration::from_millis),
         }
     }
 }
@@ -109,6 +116,9 @@ pub fn run() {
             if let Some(interval) = env.sync_interval {
                 sync.interval = interval;
             }
+            if let Some(delay) = env.nudge_delay {
+                sync.nudge_delay = delay;
+            }
             let app = App::open(AppConfig {
                 data_dir,
                 keys,
@@ -118,6 +128,10 @@ pub fn run() {
             .inspect_err(|e| tracing::error!(%e, "cannot open the till's database"))?;
             let app = Arc::new(app);
             start_sync(&app, tauri_app.handle().clone());
+            #[cfg(target_os = "linux")]
+            if let Some(window) = tauri_app.get_webview_window("main") {
+                window.with_webview(small_caches)?;
+            }
             tauri_app.manage(Shell {
                 app,
                 started,
@@ -128,6 +142,16 @@ pub fn run() {
         .invoke_handler(commands::handler())
         .run(tauri::generate_context!())
         .expect("WHIZ POS could not start its window");
+}
+
+/// Turns WebKit's memory caches down: the till's pages are embedded in the
+/// binary, so caching them buys nothing.
+#[cfg(target_os = "linux")]
+fn small_caches(webview: tauri::webview::PlatformWebview) {
+    use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
+    if let Some(context) = webview.inner().context() {
+        context.set_cache_model(CacheModel::DocumentViewer);
+    }
 }
 
 /// Starts the background push/pull loop and forwards every status change

@@ -30,8 +30,7 @@ use pos_domain::{Name, Pin, ProductId, SystemClock};
 use pos_store::{Durability, Store};
 use rusqlite::params;
 
-/// The app's database file in `WHIZ_DATA_DIR` (`pos_app::DATABASE_FILE`).
-const DATABASE_FILE: &str = "whiz-pos.sqlite3";
+use pos_app::DATABASE_FILE;
 const OWNER: &str = "Bench Owner";
 const PIN: &str = "1234";
 /// The three products each benchmark sale rings up, found by search among
@@ -50,7 +49,24 @@ struct Scale {
     idle: Duration,
 }
 
+/// `WHIZ_BENCH_STARTS`, `WHIZ_BENCH_PRODUCTS`, `WHIZ_BENCH_SALES` override
+/// the scale's figures.
 fn scale() -> Scale {
+    let mut s = base_scale();
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+    if let Some(n) = var("WHIZ_BENCH_STARTS") {
+        s.starts = n;
+    }
+    if let Some(n) = var("WHIZ_BENCH_PRODUCTS") {
+        s.products = n;
+    }
+    if let Some(n) = var("WHIZ_BENCH_SALES") {
+        s.sales = n;
+    }
+    s
+}
+
+fn base_scale() -> Scale {
     match std::env::var("WHIZ_BENCH_SCALE").as_deref() {
         Ok("smoke") => Scale {
             name: "smoke",
@@ -120,7 +136,7 @@ fn seed(data_dir: &Path, n: usize) -> Result<(), Box<dyn std::error::Error>> {
                 ProductId::new().to_string(),
                 name,
                 format!("SALE{i}"),
-                format!("700{i:010}"),
+                barcode(i),
                 price
             ])?;
         }
@@ -130,8 +146,30 @@ fn seed(data_dir: &Path, n: usize) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The barcode of `SALE[i]`.
+fn barcode(i: usize) -> String {
+    format!("700{i:010}")
+}
+
 fn mb(kib: u64) -> String {
     format!("{}.{} MB", kib / 1024, (kib % 1024) * 10 / 1024)
+}
+
+/// "name[pid] total (anon A, file F)" per process.
+fn describe(parts: &[(u32, String, u64)]) -> Vec<String> {
+    parts
+        .iter()
+        .map(|(pid, name, kib)| {
+            let anon = desktop::rollup_kib(*pid, "Pss_Anon:").unwrap_or(0);
+            let file = desktop::rollup_kib(*pid, "Pss_File:").unwrap_or(0);
+            format!(
+                "{name}[{pid}] {} (anon {}, file {})",
+                mb(*kib),
+                mb(anon),
+                mb(file)
+            )
+        })
+        .collect()
 }
 
 fn ms(d: Duration) -> u64 {
@@ -145,7 +183,9 @@ fn verdict(ok: bool) -> &'static str {
 /// One fresh app process: session, login; returns (app-reported ui ready
 /// ms, scripted login ms).
 async fn start_and_login(driver: &Driver, app: &Path) -> (Ui, u64, u64) {
-    let ui = driver.session(app).await;
+    let mut ui = driver.session(app).await;
+    // A failed wait leaves FAILED.png there.
+    ui.artifacts = Some(desktop::workspace_root().join("target/bench-artifacts/desktop"));
     ui.wait(&css("login-user", &[("data-user-name", OWNER)]))
         .await;
     let t = Instant::now();
@@ -165,9 +205,22 @@ async fn start_and_login(driver: &Driver, app: &Path) -> (Ui, u64, u64) {
 /// One three-line cash sale; returns the UI's `data-pay-ms`, or the
 /// harness's own Complete → preview time when the UI has no such attribute.
 async fn one_sale(ui: &Ui) -> (u64, bool) {
-    for (name, _) in SALE {
-        ui.type_into("product-search", name).await;
-        ui.add_tile(name).await;
+    // Scanned, as a cashier would in a big catalog: barcode + Enter.
+    for i in 0..SALE.len() {
+        ui.type_into(
+            "product-search",
+            &format!("{}{}", barcode(i), desktop::ENTER),
+        )
+        .await;
+        ui.until(&format!("cart line {} after the scan", i + 1), async || {
+            let n = ui.cart().await?.len();
+            if n == i + 1 {
+                Ok(())
+            } else {
+                Err(format!("{n} cart lines"))
+            }
+        })
+        .await;
     }
     ui.wait_cart(3).await;
     ui.open_cash_tender(1000).await;
@@ -194,6 +247,22 @@ async fn one_sale(ui: &Ui) -> (u64, bool) {
     match pay_ms {
         Some(v) => (v.round() as u64, true),
         None => (harness, false),
+    }
+}
+
+/// Copies the app's logs to `target/bench-artifacts/desktop/app-logs/` when
+/// dropped (also on a panic).
+struct KeepLogs(PathBuf);
+
+impl Drop for KeepLogs {
+    fn drop(&mut self) {
+        let out = desktop::workspace_root().join("target/bench-artifacts/desktop/app-logs");
+        if let Ok(entries) = std::fs::read_dir(self.0.join("logs")) {
+            let _ = std::fs::create_dir_all(&out);
+            for e in entries.flatten() {
+                let _ = std::fs::copy(e.path(), out.join(e.file_name()));
+            }
+        }
     }
 }
 
@@ -256,6 +325,7 @@ async fn run(scale: Scale, app: PathBuf) {
         ms(t.elapsed())
     );
     let env = app_env(&data_dir, "memory", 3600);
+    let _logs = KeepLogs(data_dir.clone());
 
     // Cold starts: a fresh app process each time; the last one stays for
     // the idle memory and the sales.
@@ -291,10 +361,7 @@ async fn run(scale: Scale, app: PathBuf) {
         .app_pid()
         .expect("the app's process below tauri-driver");
     let (pss, parts) = tree_pss_kib(app_pid);
-    let detail: Vec<String> = parts
-        .iter()
-        .map(|(pid, name, kib)| format!("{name}[{pid}] {}", mb(*kib)))
-        .collect();
+    let detail = describe(&parts);
     println!(
         "  idle memory after {} s on the sales screen: PSS {}   target <= 200 MB: {}",
         scale.idle.as_secs(),
@@ -326,6 +393,16 @@ async fn run(scale: Scale, app: PathBuf) {
     );
     ui.close().await;
     drop(driver);
+
+    // The same without WebDriver: the app spawned directly, idle on its
+    // login screen (automation adds its own weight to the web process).
+    {
+        let direct = desktop::DirectApp::spawn(&app, &env);
+        tokio::time::sleep(scale.idle + Duration::from_secs(2)).await;
+        let (pss, parts) = tree_pss_kib(direct.pid());
+        println!("  idle memory, no WebDriver, login screen: PSS {}", mb(pss));
+        println!("    {}", describe(&parts).join(", "));
+    }
 
     // Sizes.
     match file_size(&app) {

@@ -76,6 +76,10 @@ pub struct App {
     /// The last Full Cloud Synchronization preview, which apply uploads.
     preview: Mutex<Option<FullSyncPreview>>,
     ui_ready_at: OnceLock<Timestamp>,
+    /// The stored key's masked form, once the keyring has answered: a
+    /// keyring can be slow (D-Bus), and every Settings visit needs it.
+    /// Cleared when the key is saved or forgotten.
+    masked_key: Mutex<Option<Option<String>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -184,6 +188,7 @@ impl App {
             auto_lock_minutes: AtomicU32::new(auto_lock),
             preview: Mutex::new(None),
             ui_ready_at: OnceLock::new(),
+            masked_key: Mutex::new(None),
         })
     }
 
@@ -984,14 +989,19 @@ impl App {
     /// The key's masked form and the keyring's state. Asks the key store,
     /// so never called with the store locked (a keyring may be slow).
     fn key_status(&self) -> (Option<String>, KeyringView) {
+        let available = KeyringView {
+            available: true,
+            message: None,
+        };
+        if let Some(masked) = lock(&self.masked_key).clone() {
+            return (masked, available);
+        }
         match self.keys.load() {
-            Ok(key) => (
-                key.map(|k| views::mask_key(k.expose())),
-                KeyringView {
-                    available: true,
-                    message: None,
-                },
-            ),
+            Ok(key) => {
+                let masked = key.map(|k| views::mask_key(k.expose()));
+                *lock(&self.masked_key) = Some(masked.clone());
+                (masked, available)
+            }
             Err(e @ KeyStoreError::BadKey(_)) => (
                 None,
                 KeyringView {
@@ -1099,6 +1109,7 @@ impl App {
             Some(text) => {
                 let key = ApiKey::parse(&text)?;
                 let client = BackOffice::new(&connection.url, key.clone())?;
+                *lock(&self.masked_key) = None;
                 self.keys.save(&key)?;
                 client
             }
@@ -1165,6 +1176,7 @@ impl App {
         let actor = self.allowed(Permission::ManageSettings, "change the Back Office address")?;
         self.store().set_backoffice_url(&actor, None)?;
         self.engine.set_backoffice(None);
+        *lock(&self.masked_key) = None;
         self.keys.delete()?;
         self.settings_view()
     }

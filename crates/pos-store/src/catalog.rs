@@ -133,7 +133,8 @@ const GRID: &str = concat!(
     " WHERE p.category_id = ?2 AND p.deleted_at IS NULL ORDER BY p.name LIMIT ?3 OFFSET ?4"
 );
 
-/// A page of every live product by name.
+/// A page of every live product by name; walks the `products_live_name` index
+/// in order and stops after the page (no sort of the whole catalog).
 const ALL_PRODUCTS: &str = concat!(
     product_select!(),
     " WHERE p.deleted_at IS NULL ORDER BY p.name, p.id LIMIT ?2 OFFSET ?3"
@@ -1817,6 +1818,16 @@ mod tests {
                 .any(|d| d == "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)"),
             "{p:?}"
         );
+
+        // The unfiltered list walks the name index in order: no sort of
+        // every product, so it can stop after the page.
+        let p = plan(&kit, ALL_PRODUCTS, 3);
+        assert!(
+            p.iter()
+                .any(|d| d.contains("USING INDEX products_live_name")),
+            "{p:?}"
+        );
+        assert!(!p.iter().any(|d| d.contains("TEMP B-TREE")), "{p:?}");
 
         for (sql, n) in [(GRID, 4), (GRID_UNCATEGORIZED, 3)] {
             let p = plan(&kit, sql, n);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveIndicator } from './syncIndicator';
+import { deriveIndicator, roundOutcome } from './syncIndicator';
 
 describe('deriveIndicator', () => {
   it('online with nothing waiting is synced', () => {
@@ -25,5 +25,34 @@ describe('deriveIndicator', () => {
     const i = deriveIndicator({ state: 'online', pending: 0, quarantined: [{}, {}] });
     expect(i.label).toBe('Synced · 2 held');
     expect(i.detail).toContain('2 need attention');
+  });
+});
+
+describe('roundOutcome', () => {
+  const started = Date.parse('2026-11-30T10:00:00Z');
+  const base = { state: 'online' as const, pending: 0, quarantined: [], lastError: null, lastErrorAt: null };
+
+  it('a push that emptied the outbox says so', () => {
+    expect(roundOutcome('push', base, started)).toEqual({ ok: true, text: 'Pushed: everything is uploaded.' });
+  });
+
+  it('a push that left ops says how many', () => {
+    expect(roundOutcome('push', { ...base, pending: 3 }, started).text).toBe('Pushed; 3 still waiting.');
+  });
+
+  it('an unreachable Back Office is a failure with its reason', () => {
+    const out = roundOutcome('push', { ...base, state: 'unreachable', pending: 1, lastError: 'connection refused', lastErrorAt: '2026-11-30T09:00:00Z' }, started);
+    expect(out).toEqual({ ok: false, text: 'Push failed: connection refused' });
+  });
+
+  it('an error recorded during the round is a failure; an older one is not', () => {
+    const during = { ...base, lastError: 'bad key', lastErrorAt: '2026-11-30T10:00:01Z' };
+    expect(roundOutcome('pull', during, started)).toEqual({ ok: false, text: 'Pull failed: bad key' });
+    const before = { ...during, lastErrorAt: '2026-11-30T09:59:00Z' };
+    expect(roundOutcome('pull', before, started)).toEqual({ ok: true, text: 'Pulled: this till is up to date.' });
+  });
+
+  it('no Back Office configured is explained', () => {
+    expect(roundOutcome('push', { ...base, state: 'not_configured' }, started).ok).toBe(false);
   });
 });

@@ -39,3 +39,32 @@ export function deriveIndicator(s: SyncStatusLike | null | undefined): Indicator
       return { state: 'synced', pending: 0, label: q > 0 ? `Synced · ${q} held` : 'Synced', detail: `Everything is uploaded.${held}` };
   }
 }
+
+/** What a Push Pending Data or Pull Updates press achieved, for a toast. */
+export interface RoundOutcome {
+  ok: boolean;
+  text: string;
+}
+
+/**
+ * Judges a manual round from the status it returned: the round failed when
+ * an error was recorded after it started (`startedAt`, ms since the epoch)
+ * or the Back Office is out of reach.
+ */
+export function roundOutcome(
+  kind: 'push' | 'pull',
+  s: SyncStatusLike & { lastError: string | null; lastErrorAt: string | null },
+  startedAt: number,
+): RoundOutcome {
+  const erredNow = s.lastErrorAt !== null && Date.parse(s.lastErrorAt) >= startedAt - 1000;
+  if (s.state === 'not_configured') {
+    return { ok: false, text: 'No Back Office is set up yet: an owner enters it in Settings.' };
+  }
+  if (s.state === 'unreachable' || erredNow) {
+    const why = s.lastError ?? 'the Back Office cannot be reached';
+    return { ok: false, text: `${kind === 'push' ? 'Push' : 'Pull'} failed: ${why}` };
+  }
+  if (kind === 'pull') return { ok: true, text: 'Pulled: this till is up to date.' };
+  if (s.pending === 0) return { ok: true, text: 'Pushed: everything is uploaded.' };
+  return { ok: true, text: `Pushed; ${s.pending} still waiting.` };
+}

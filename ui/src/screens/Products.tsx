@@ -2,7 +2,7 @@
  * Products & stock: the catalog (create/edit/delete), categories, restock,
  * stocktake, the low-stock list, and a product's stock movements.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { Dialog } from '../components/Dialog';
 import { useConfirm } from '../components/Confirm';
@@ -10,12 +10,18 @@ import { Field, Money, PageHead } from '../components/ui';
 import { useApp } from '../context';
 import { useRun } from '../hooks';
 import { formatDateTime } from '../lib/format';
+import { latest } from '../lib/latest';
 import { amountInputText, parseMoney } from '../lib/money';
 import { formatQuantity, parseQuantity } from '../lib/quantity';
 import { formatPercent } from '../lib/percent';
 import type { CategoryView, CountedLine, MovementView, ProductInput, ProductView, StocktakeLineView, TaxRateView } from '../types';
 
 type Tab = 'products' | 'categories' | 'low' | 'stocktake';
+
+/** The list shows at most this many products (the backend's page size); search to narrow it. */
+const LIST_LIMIT = 200;
+/** Typing in the search box waits this long after the last key. */
+const SEARCH_DEBOUNCE_MS = 150;
 
 interface ProductForm {
   id: string | null; name: string; sku: string; barcode: string; categoryId: string; price: string; taxCode: string;
@@ -284,7 +290,9 @@ export function Products() {
   const [busy, run] = useRun();
   const [tab, setTab] = useState<Tab>('products');
   const [text, setText] = useState('');
+  const [catFilter, setCatFilter] = useState('');
   const [products, setProducts] = useState<ProductView[]>([]);
+  const [listLoaded, setListLoaded] = useState(false);
   const [low, setLow] = useState<ProductView[]>([]);
   const [categories, setCategories] = useState<CategoryView[]>([]);
   const [taxRates, setTaxRates] = useState<TaxRateView[]>([]);
@@ -294,21 +302,38 @@ export function Products() {
   const [confirmEl, confirm] = useConfirm();
 
   const loadCategories = () => void run(() => api.categories()).then((c) => c && setCategories(c));
-  const loadProducts = () => void run(() => api.products({ categoryId: null, text: text.trim() || null, limit: 500 })).then((p) => p && setProducts(p));
+  /** Only the answer to the latest list request is applied (a slow, older one is dropped). */
+  const listLoad = useRef(latest((f: () => Promise<ProductView[] | undefined>) => f())).current;
+  const query = useRef({ text: '', catFilter: '' });
+  query.current = { text, catFilter };
+  const loadProducts = useCallback(() => {
+    const { text: t, catFilter: c } = query.current;
+    void listLoad(() => run(() => api.products({ categoryId: c || null, text: t.trim() || null, limit: LIST_LIMIT }))).then((r) => {
+      if (!r.fresh) return;
+      if (r.value) setProducts(r.value);
+      setListLoaded(true);
+    });
+  }, [listLoad, run]);
   useEffect(() => {
     loadCategories();
-    // Any signed-in user may read the settings (the key masked): the tax rates come from there.
-    if (can) void run(() => api.settings()).then((s) => s && setTaxRates(s.taxRates));
   }, []);
+  // Any signed-in user may read the settings (the key masked): the tax rates come
+  // from there. Read only when a product dialog opens, not on every visit.
+  const wantRates = can && editing !== null && taxRates.length === 0;
   useEffect(() => {
-    const t = window.setTimeout(loadProducts, 150);
+    if (wantRates) void run(() => api.settings()).then((s) => s && setTaxRates(s.taxRates));
+  }, [wantRates, run]);
+  useEffect(() => {
+    listLoad.invalidate();
+    const t = window.setTimeout(loadProducts, text.trim() ? SEARCH_DEBOUNCE_MS : 0);
     return () => window.clearTimeout(t);
-  }, [text]);
+  }, [text, catFilter, loadProducts, listLoad]);
   useEffect(() => {
     if (tab === 'low') void run(() => api.lowStock()).then((p) => p && setLow(p));
   }, [tab, run]);
 
-  const catName = (id: string | null) => categories.find((c) => c.id === id)?.name ?? '';
+  const catNames = useMemo(() => new Map(categories.map((c) => [c.id, c.name])), [categories]);
+  const catName = (id: string | null) => (id === null ? '' : catNames.get(id) ?? '');
 
   const table = (list: ProductView[]) => (
     <table class="table">
@@ -345,7 +370,13 @@ export function Products() {
   return (
     <div class="page">
       <PageHead title="Products & stock">
-        {tab === 'products' ? <input type="search" data-testid="products-search" placeholder="Search products" value={text} onInput={(e) => setText(e.currentTarget.value)} /> : null}
+        {tab === 'products' ? <input type="search" data-testid="products-search" placeholder="Search products (name, SKU, barcode)" value={text} onInput={(e) => setText(e.currentTarget.value)} /> : null}
+        {tab === 'products' ? (
+          <select data-testid="products-category-filter" aria-label="Category" value={catFilter} onChange={(e) => setCatFilter(e.currentTarget.value)}>
+            <option value="">All categories</option>
+            {categories.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+          </select>
+        ) : null}
         {can && tab === 'products' ? <button type="button" class="primary" data-testid="product-new" onClick={() => setEditing('new')}>New product</button> : null}
       </PageHead>
       <div class="tabs sub">
@@ -354,7 +385,15 @@ export function Products() {
         <button type="button" data-testid="tab-low-stock" class={tab === 'low' ? 'active' : ''} onClick={() => setTab('low')}>Low stock</button>
         {can ? <button type="button" data-testid="tab-stocktake" class={tab === 'stocktake' ? 'active' : ''} onClick={() => setTab('stocktake')}>Stocktake</button> : null}
       </div>
-      {tab === 'products' ? <div class="card list-card">{table(products)}{!busy && products.length === 0 ? <p class="muted">No products.</p> : null}</div> : null}
+      {tab === 'products' ? (
+        <div class="card list-card">
+          {products.length >= LIST_LIMIT ? (
+            <p class="muted" data-testid="products-truncated">Showing the first {LIST_LIMIT} of many products: refine the search to find others.</p>
+          ) : null}
+          {table(products)}
+          {listLoaded && !busy && products.length === 0 ? <p class="muted">No products{text.trim() ? ` match “${text.trim()}”` : ''}.</p> : null}
+        </div>
+      ) : null}
       {tab === 'low' ? <div class="card list-card">{low.length ? table(low) : <p class="muted">Nothing is below its low-stock level.</p>}</div> : null}
       {tab === 'categories' ? (can ? <Categories categories={categories} reload={loadCategories} /> : <div class="card">{categories.map((c) => <div key={c.id}>{c.name}</div>)}</div>) : null}
       {tab === 'stocktake' && can ? <Stocktake onDone={loadProducts} /> : null}

@@ -11,6 +11,7 @@ import { useApp } from '../context';
 import { useRun } from '../hooks';
 import { BarcodeWedge } from '../lib/barcode';
 import { discountText, parseDiscount } from '../lib/discount';
+import { latest } from '../lib/latest';
 import { formatMoney } from '../lib/money';
 import { formatQuantity, parseQuantity, QTY_SCALE } from '../lib/quantity';
 import type { TenderPart } from '../lib/tender';
@@ -27,6 +28,8 @@ interface Line {
 
 const NONE: DiscountInput = { kind: 'none' };
 const PRODUCT_LIMIT = 200;
+/** Search-as-you-type waits this long after the last key (Enter does not wait). */
+const SEARCH_DEBOUNCE_MS = 120;
 
 /** `uiReady` is sent once per app run, when the sales screen first has its data. */
 let uiReadySent = false;
@@ -86,6 +89,8 @@ export function Sales({ active }: { active: boolean }) {
   const [catId, setCatId] = useState<string>('');
   const [search, setSearch] = useState('');
   const [products, setProducts] = useState<ProductView[]>([]);
+  /** The search text (trimmed) the grid's `products` answer; '' for a category/unfiltered list. */
+  const [productsFor, setProductsFor] = useState('');
   const [loaded, setLoaded] = useState(false);
   const [lines, setLines] = useState<Line[]>([]);
   const [cartDiscount, setCartDiscount] = useState<DiscountInput>(NONE);
@@ -102,6 +107,8 @@ export function Sales({ active }: { active: boolean }) {
   const rootRef = useRef<HTMLDivElement>(null);
   const wedge = useRef(new BarcodeWedge());
   const priceSeq = useRef(0);
+  /** Every grid load goes through here: only the answer to the latest request is applied. */
+  const gridLoad = useRef(latest((f: () => Promise<ProductView[] | undefined>) => f())).current;
   const saleIdRef = useRef<Promise<string> | null>(null);
   const payingRef = useRef(false);
 
@@ -124,13 +131,19 @@ export function Sales({ active }: { active: boolean }) {
   useEffect(() => {
     if (catalogVersion === 0) return;
     const text = search.trim();
+    // The query changed: whatever is still in flight answers an older one.
+    gridLoad.invalidate();
     const t = window.setTimeout(async () => {
-      const list = await run(() => api.products({ categoryId: text ? null : catId || null, text: text || null, limit: PRODUCT_LIMIT }));
-      if (list) setProducts(list);
+      const r = await gridLoad(() => run(() => api.products({ categoryId: text ? null : catId || null, text: text || null, limit: PRODUCT_LIMIT })));
+      if (!r.fresh) return;
+      if (r.value) {
+        setProducts(r.value);
+        setProductsFor(text);
+      }
       setLoaded(true);
-    }, text ? 120 : 0);
+    }, text ? SEARCH_DEBOUNCE_MS : 0);
     return () => window.clearTimeout(t);
-  }, [search, catId, run, catalogVersion]);
+  }, [search, catId, run, catalogVersion, gridLoad]);
 
   useEffect(() => {
     if (loaded && !uiReadySent) {
@@ -205,13 +218,21 @@ export function Sales({ active }: { active: boolean }) {
     saleIdRef.current = null;
     setSearch('');
     // Stock levels changed: refresh the grid quietly.
-    void api.products({ categoryId: catId || null, text: null, limit: PRODUCT_LIMIT }).then(setProducts, () => {});
+    // Through `gridLoad`: a search typed before this slow answer arrives wins.
+    void gridLoad(() => api.products({ categoryId: catId || null, text: null, limit: PRODUCT_LIMIT }).catch(() => undefined)).then((r) => {
+      if (r.fresh && r.value) {
+        setProducts(r.value);
+        setProductsFor('');
+      }
+    });
     window.setTimeout(() => searchRef.current?.focus(), 0);
-  }, [catId]);
+  }, [catId, gridLoad]);
 
   /** Enter in the search box: an exact barcode/SKU, or the only match, goes into the cart. */
   const searchEnter = useCallback(async (text: string) => {
-    const local = products.find((p) => p.barcode === text || p.sku === text) ?? (products.length === 1 ? products[0] : undefined);
+    // "The only match" only counts if the grid already shows this text's results
+    // (search-as-you-type is debounced; Enter does not wait for it).
+    const local = products.find((p) => p.barcode === text || p.sku === text) ?? (productsFor === text && products.length === 1 ? products[0] : undefined);
     if (local) {
       addProduct(local);
       setSearch('');
@@ -228,7 +249,7 @@ export function Sales({ active }: { active: boolean }) {
     } else {
       showError(list.length ? `Several products match “${text}”: tap the one you want.` : `No product matches “${text}”.`);
     }
-  }, [products, addProduct, run, showError]);
+  }, [products, productsFor, addProduct, run, showError]);
 
   /** A scanner burst: look the code up; typed fast into the search box and unknown, it was a search after all. */
   const scanned = useCallback(async (code: string, inSearch: boolean) => {

@@ -9,6 +9,7 @@ import { Dialog } from '../components/Dialog';
 import { useConfirm } from '../components/Confirm';
 import { PageHead } from '../components/ui';
 import { useApp } from '../context';
+import { roundOutcome } from '../lib/syncIndicator';
 import { useRun } from '../hooks';
 import { formatDateTime, formatDateTimeSeconds, formatSkew } from '../lib/format';
 import { fullSyncProgress } from '../lib/fullSync';
@@ -32,7 +33,7 @@ type FullStep =
   | { step: 'done'; report: FullSyncReportView };
 
 export function SyncPage() {
-  const { sync, setSync, session, notify } = useApp();
+  const { sync, setSync, session, notify, showError } = useApp();
   const [busy, run] = useRun();
   const [full, setFull] = useState<FullStep>({ step: 'closed' });
   const manage = session.can.manageSync;
@@ -44,14 +45,17 @@ export function SyncPage() {
 
   // After a push or pull, success or not, show the status as it now is.
   const refresh = () => api.syncStatus().then(setSync, () => {});
-  const push = async () => {
-    const s = await run(() => api.pushPending());
-    if (s) { setSync(s); notify('Push finished.'); } else void refresh();
+  const round = async (kind: 'push' | 'pull') => {
+    const startedAt = Date.now();
+    const s = await run(() => (kind === 'push' ? api.pushPending() : api.pullUpdates()));
+    if (!s) return void refresh();
+    setSync(s);
+    const outcome = roundOutcome(kind, s, startedAt);
+    if (outcome.ok) notify(outcome.text);
+    else showError(outcome.text);
   };
-  const pull = async () => {
-    const s = await run(() => api.pullUpdates());
-    if (s) { setSync(s); notify('Pull finished.'); } else void refresh();
-  };
+  const push = () => round('push');
+  const pull = () => round('pull');
   const startFull = async () => {
     setFull({ step: 'previewing' });
     const p = await run(() => api.fullSyncPreview());
