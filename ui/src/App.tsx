@@ -145,7 +145,7 @@ export function App() {
           {banners.filter((b) => b.kind === 'error').map((b) => (
             <div class="banner-line" key={b.id}>
               <span>{b.text}</span>
-              <button type="button" class="ghost" aria-label="Dismiss" onClick={() => setBanners((x) => x.filter((y) => y.id !== b.id))}>×</button>
+              <button type="button" class="ghost" aria-label="Dismiss" data-testid="error-dismiss" onClick={() => setBanners((x) => x.filter((y) => y.id !== b.id))}>×</button>
             </div>
           ))}
         </div>

@@ -48,7 +48,8 @@ describe('roundOutcome', () => {
   it('an error recorded during the round is a failure; an older one is not', () => {
     const during = { ...base, lastError: 'bad key', lastErrorAt: '2026-11-30T10:00:01Z' };
     expect(roundOutcome('pull', during, started)).toEqual({ ok: false, text: 'Pull failed: bad key' });
-    const before = { ...during, lastErrorAt: '2026-11-30T09:59:00Z' };
+    // An error of the round before (a moment earlier) does not make this one fail.
+    const before = { ...during, lastErrorAt: '2026-11-30T09:59:59.500Z' };
     expect(roundOutcome('pull', before, started)).toEqual({ ok: true, text: 'Pulled: this till is up to date.' });
   });
 

@@ -56,7 +56,7 @@ export function roundOutcome(
   s: SyncStatusLike & { lastError: string | null; lastErrorAt: string | null },
   startedAt: number,
 ): RoundOutcome {
-  const erredNow = s.lastErrorAt !== null && Date.parse(s.lastErrorAt) >= startedAt - 1000;
+  const erredNow = s.lastErrorAt !== null && Date.parse(s.lastErrorAt) >= startedAt;
   if (s.state === 'not_configured') {
     return { ok: false, text: 'No Back Office is set up yet: an owner enters it in Settings.' };
   }
