@@ -16,27 +16,7 @@ scale="${WHIZ_BENCH_SCALE:-full}"
 log() { printf '[bench-desktop] %s\n' "$*" >&2; }
 
 # What the run needs (the same as the end-to-end test).
-need=()
-for tool in xvfb-run:xvfb dbus-run-session:dbus WebKitWebDriver:webkit2gtk-driver; do
-    command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
-done
-dpkg-query -W -f='${Status}' xauth 2>/dev/null | grep -q "install ok installed" || need+=(xauth)
-dpkg-query -W -f='${Status}' libwebkit2gtk-4.1-dev 2>/dev/null | grep -q "install ok installed" || need+=(libwebkit2gtk-4.1-dev)
-if [ "${#need[@]}" -gt 0 ]; then
-    log "installing Debian packages: ${need[*]}"
-    sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-    sudo_if_needed apt-get update -q
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        "${need[@]}" dbus-x11 at-spi2-core
-fi
-if ! command -v tauri-driver >/dev/null 2>&1; then
-    log "installing tauri-driver"
-    cargo install tauri-driver --locked
-fi
-if [ ! -d ui/node_modules ]; then
-    log "installing the web UI's npm packages"
-    npm --prefix ui ci --no-audit --no-fund --loglevel=error
-fi
+WHIZ_SETUP_E2E=1 ./scripts/setup.sh
 
 release="$CARGO_TARGET_DIR/release/whiz-pos"
 if [ "$scale" = smoke ]; then

@@ -50,30 +50,9 @@ if [ "${1:-}" = "--inner" ]; then
 fi
 
 # Outside: what the run needs.
-need=()
-for tool in xvfb-run:xvfb dbus-run-session:dbus WebKitWebDriver:webkit2gtk-driver; do
-    command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
-done
-dpkg-query -W -f='${Status}' xauth 2>/dev/null | grep -q "install ok installed" || need+=(xauth)
-dpkg-query -W -f='${Status}' libwebkit2gtk-4.1-dev 2>/dev/null | grep -q "install ok installed" || need+=(libwebkit2gtk-4.1-dev)
-command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)
-if [ "${#need[@]}" -gt 0 ]; then
-    log "installing Debian packages: ${need[*]}"
-    sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-    sudo_if_needed apt-get update -q
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        "${need[@]}" dbus-x11 at-spi2-core
-fi
-if ! command -v tauri-driver >/dev/null 2>&1; then
-    log "installing tauri-driver"
-    cargo install tauri-driver --locked
-fi
+WHIZ_SETUP_E2E=1 ./scripts/setup.sh
 
 if [ "${WHIZ_E2E_SKIP_BUILD:-0}" != 1 ]; then
-    if [ ! -d ui/node_modules ]; then
-        log "installing the web UI's npm packages"
-        npm --prefix ui ci --no-audit --no-fund --loglevel=error
-    fi
     log "building the web UI and the app (debug)"
     npm --prefix ui run build >/dev/null
     cargo build -p whiz-pos --locked

@@ -61,4 +61,9 @@ if [ ! -d "$ui/node_modules" ] || [ "$ui/package-lock.json" -nt "$ui/node_module
     log "installing the web UI's npm packages"
     npm --prefix "$ui" ci --no-audit --no-fund --loglevel=error
 fi
+# tauri-driver: WebDriver for the desktop app (the end-to-end test).
+if [ "${WHIZ_SETUP_E2E:-0}" = 1 ] && ! command -v tauri-driver >/dev/null 2>&1; then
+    log "installing tauri-driver"
+    cargo install tauri-driver --locked
+fi
 log "ready: $(cargo --version), node $(node --version)"
