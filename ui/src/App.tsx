@@ -102,6 +102,12 @@ export function App() {
   useEffect(() => {
     if (session && !locked) api.syncStatus().then(setSync).catch(() => {});
   }, [session, locked]);
+  // A till that reaches its Back Office takes on its key's branch and till
+  // codes (and pulls the business's name): read them again when it does.
+  const online = sync?.state === 'online';
+  useEffect(() => {
+    if (online) void loadInfo();
+  }, [online, loadInfo]);
 
   // Inactivity auto-lock.
   // Settings may change it: app info is read again after saving them.
