@@ -1234,3 +1234,104 @@ fn the_async_commands_can_run_on_any_tokio_worker() {
     send(&t.app.full_sync_preview());
     send(&t.app.full_sync_apply(true, |_| {}));
 }
+
+/// Refused with `invalid`, a message naming what was wrong.
+fn invalid<T: std::fmt::Debug>(r: Result<T, CommandError>, names: &str) {
+    let e = r.expect_err("bad input must be refused");
+    assert_eq!(e.code, ErrorCode::Invalid, "{}", e.message);
+    assert!(
+        e.message.to_lowercase().contains(names),
+        "the message names {names:?}: {}",
+        e.message
+    );
+}
+
+#[test]
+fn bad_input_at_every_door_is_refused_by_name_and_changes_nothing() {
+    let t = till();
+    let soda = t.app.save_product(product("Soda", 80_00)).unwrap();
+    let customer = t
+        .app
+        .save_customer(CustomerInput {
+            id: None,
+            name: "Achieng".into(),
+            phone: Some("0712 345 678".into()),
+            email: None,
+            notes: None,
+            credit_limit: 1_000_00,
+        })
+        .unwrap();
+    let pending = t.app.sync_status().unwrap().pending;
+    let products = t.app.products(ProductQuery::default()).unwrap();
+
+    // Ids that are not ids.
+    invalid(
+        t.app.price_cart(cart(vec![CartLineInput {
+            product_id: "not-an-id".into(),
+            ..line(&soda, 1000)
+        }])),
+        "product id of line 1",
+    );
+    invalid(t.app.receipt("42".into()), "id");
+    invalid(t.app.customer_ledger("".into()), "id");
+    // Amounts and quantities out of range.
+    invalid(t.app.save_product(product("Soda 2", -5)), "price");
+    invalid(t.app.price_cart(cart(vec![line(&soda, 0)])), "line 1");
+    invalid(
+        t.app.checkout(CheckoutInput {
+            sale_id: t.app.new_sale_id().unwrap(),
+            cart: cart(vec![line(&soda, 1000)]),
+            tenders: vec![TenderInput::Cash { tendered: -100 }],
+            customer_id: None,
+        }),
+        "payment",
+    );
+    invalid(
+        t.app.checkout(CheckoutInput {
+            sale_id: "twice?".into(),
+            cart: cart(vec![line(&soda, 1000)]),
+            tenders: vec![TenderInput::Cash { tendered: 80_00 }],
+            customer_id: None,
+        }),
+        "sale id",
+    );
+    // Text that must be something.
+    invalid(t.app.save_product(product("   ", 80_00)), "name");
+    invalid(
+        t.app.expenses("2026-13-01".into(), "2026-03-02".into()),
+        "first day",
+    );
+    invalid(
+        t.app.record_customer_payment(CustomerPaymentInput {
+            customer_id: customer.id.clone(),
+            amount: 100_00,
+            method: "bitcoin".into(),
+            reference: None,
+            note: None,
+        }),
+        "bitcoin",
+    );
+    invalid(
+        t.app.save_user(UserInput {
+            id: None,
+            name: "Otieno".into(),
+            role: RoleView::Cashier,
+            active: true,
+            pin: Some("12".into()),
+        }),
+        "pin",
+    );
+
+    assert_eq!(
+        t.app.sync_status().unwrap().pending,
+        pending,
+        "nothing queued"
+    );
+    assert_eq!(t.app.products(ProductQuery::default()).unwrap(), products);
+    assert!(
+        t.app.recent_sales(10).unwrap().is_empty(),
+        "no sale recorded"
+    );
+    assert_eq!(t.app.customers(String::new()).unwrap()[0].balance, 0);
+    assert_eq!(t.app.users().unwrap().len(), 1, "no user added");
+}
