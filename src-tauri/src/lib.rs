@@ -75,16 +75,15 @@ impl Env {
         Env {
             data_dir: std::env::var_os("WHIZ_DATA_DIR").map(PathBuf::from),
             memory_keys: std::env::var("WHIZ_KEYSTORE").is_ok_and(|v| v == "memory"),
-            sync_interval: std::env::var("WHIZ_SYNC_INTERVAL_SECS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .map(Duration::from_secs),
-            nudge_delay: std::env::var("WHIZ_SYNC_NUDGE_DELAY_MS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .map(Duration::from_millis),
+            sync_interval: number("WHIZ_SYNC_INTERVAL_SECS").map(Duration::from_secs),
+            nudge_delay: number("WHIZ_SYNC_NUDGE_DELAY_MS").map(Duration::from_millis),
         }
     }
+}
+
+/// A whole number from the environment; absent or unreadable is `None`.
+fn number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.trim().parse().ok())
 }
 
 /// Runs the desktop app until its window closes.

@@ -14,6 +14,7 @@ use pos_domain::{
 use pos_store::catalog::{CategoryUpdate, NewProduct, ProductUpdate};
 use pos_store::customers::{CustomerUpdate, NewCustomer};
 use pos_store::expenses::{ExpensePaidWith, NewExpense};
+use pos_store::sales::PricedCart;
 use pos_store::settings::SettingsUpdate;
 use pos_store::users::UserUpdate;
 use pos_store::{Actor, Store, StoreError};
@@ -117,13 +118,27 @@ fn receipt_view(store: &Store, sale: &SaleRecord) -> Result<ReceiptView, Command
         None => None,
     };
     let voided = sale.kind == SaleKind::Sale && store.void_of(sale.id)?.is_some();
+    let original = match sale.original_sale_id {
+        Some(id) => Some(store.sale(id)?.receipt_no),
+        None => None,
+    };
+    let cashier = user_name(store, sale.cashier_id);
+    // Laid out from the record in hand: the Pay → receipt path reads the
+    // sale once.
+    let text = pos_store::receipt::render(
+        &settings,
+        sale,
+        &cashier,
+        original.as_deref(),
+        RECEIPT_COLUMNS,
+    );
     Ok(views::receipt(
         sale,
         views::ReceiptContext {
             settings: &settings,
-            cashier: user_name(store, sale.cashier_id),
+            cashier,
             customer,
-            text: store.receipt_text(sale.id, RECEIPT_COLUMNS)?,
+            text,
             voided,
         },
     ))
@@ -138,7 +153,7 @@ fn auto_lock_of(store: &Store) -> Result<u32, CommandError> {
 }
 
 impl App {
-    /// Opens (creating and migrating) `<data_dir>/whiz-pos.sqlite3` and
+    /// Opens (creating and migrating) `<data_dir>/pos.sqlite3` and
     /// builds the sync engine with the configured Back Office, if its
     /// address and key are both set.
     pub fn open(config: AppConfig) -> Result<App, CommandError> {
@@ -620,34 +635,12 @@ impl App {
         self.allowed(Permission::Sell, "sell")?;
         let store = self.store();
         let currency = store.settings()?.currency;
-        let taxes = store.tax_table()?;
         let (lines, discount) = input::cart(&cart, currency)?;
-        let mut priced = pos_domain::Cart {
-            currency,
-            lines: Vec::with_capacity(lines.len()),
-            discount,
-        };
-        let mut products = Vec::with_capacity(lines.len());
-        for line in &lines {
-            let product = store.product(line.product_id)?;
-            if product.deleted_at.is_some() {
-                return Err(StoreError::Deleted {
-                    what: "product",
-                    name: product.name,
-                }
-                .into());
-            }
-            priced.lines.push(pos_domain::CartLine {
-                product_id: product.id,
-                name: product.name.clone(),
-                unit_price: product.price,
-                quantity: line.quantity,
-                tax_code: product.tax_code.clone(),
-                discount: line.discount,
-            });
-            products.push(product);
-        }
-        let totals = priced.totals(&taxes)?;
+        let PricedCart {
+            cart: priced,
+            totals,
+            products,
+        } = store.price_cart(&lines, discount)?;
         let mut taken: Vec<(ProductId, i64)> = Vec::new();
         let lines = priced
             .lines

@@ -15,7 +15,7 @@ use pos_domain::cart::refund_portion;
 use pos_domain::{
     Cart, CartLine, Currency, CustomerId, Discount, DomainError, LedgerEntryId, Money, MovementId,
     MovementKind, MpesaCode, PaymentId, PaymentMethod, Permission, ProductId, Quantity, SaleId,
-    TaxMode, Tender, Timestamp, UserId, settle,
+    SaleTotals, TaxMode, TaxTable, Tender, Timestamp, UserId, settle,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::{
@@ -23,7 +23,7 @@ use sync_protocol::{
     StockMovementRecord,
 };
 
-use crate::catalog::find_product;
+use crate::catalog::{Product, find_product};
 use crate::customers::{check_credit, check_mpesa_code_unused, insert_ledger_entry, live_customer};
 use crate::sql::{col_enum, col_money, col_money_opt, col_parse, col_parse_opt};
 use crate::stock::insert_movement;
@@ -199,23 +199,45 @@ fn check_reason(reason: &str) -> Result<String> {
     Ok(r.to_string())
 }
 
-fn record_checkout(tx: &mut Tx<'_>, actor: &Actor, co: &Checkout) -> Result<SaleRecord> {
-    let settings = crate::settings::load_settings(tx)?;
-    let taxes = crate::settings::load_tax_table(tx)?;
-    let identity = tx.identity().clone();
-    let branch = identity.branch_id.to_string();
-    let currency = settings.currency;
+/// A cart priced from the catalog as it is now: what a checkout of it
+/// would record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedCart {
+    pub cart: Cart,
+    pub totals: SaleTotals,
+    /// The product of each line, as read.
+    pub products: Vec<Product>,
+}
 
-    // Price the cart from the catalog as it is now.
+impl Store {
+    /// Prices `lines` with `discount` exactly as [`Store::checkout`] would,
+    /// recording nothing: for showing a cart's totals while it is rung up.
+    pub fn price_cart(&self, lines: &[CheckoutLine], discount: Discount) -> Result<PricedCart> {
+        let currency = self.settings()?.currency;
+        let taxes = self.tax_table()?;
+        let branch = self.identity().branch_id.to_string();
+        price(self.conn(), &branch, currency, &taxes, lines, discount)
+    }
+}
+
+/// The one pricing of a cart, for [`Store::price_cart`] and checkout.
+fn price(
+    conn: &Connection,
+    branch: &str,
+    currency: Currency,
+    taxes: &TaxTable,
+    lines: &[CheckoutLine],
+    discount: Discount,
+) -> Result<PricedCart> {
     let mut cart = Cart {
         currency,
-        lines: Vec::with_capacity(co.lines.len()),
-        discount: co.discount,
+        lines: Vec::with_capacity(lines.len()),
+        discount,
     };
-    let mut products = Vec::with_capacity(co.lines.len());
-    for line in &co.lines {
+    let mut products = Vec::with_capacity(lines.len());
+    for line in lines {
         let product =
-            find_product(tx, &branch, line.product_id)?.ok_or_else(|| StoreError::NotFound {
+            find_product(conn, branch, line.product_id)?.ok_or_else(|| StoreError::NotFound {
                 what: "product",
                 id: line.product_id.to_string(),
             })?;
@@ -235,7 +257,27 @@ fn record_checkout(tx: &mut Tx<'_>, actor: &Actor, co: &Checkout) -> Result<Sale
         });
         products.push(product);
     }
-    let totals = cart.totals(&taxes)?;
+    let totals = cart.totals(taxes)?;
+    Ok(PricedCart {
+        cart,
+        totals,
+        products,
+    })
+}
+
+fn record_checkout(tx: &mut Tx<'_>, actor: &Actor, co: &Checkout) -> Result<SaleRecord> {
+    let settings = crate::settings::load_settings(tx)?;
+    let taxes = crate::settings::load_tax_table(tx)?;
+    let identity = tx.identity().clone();
+    let branch = identity.branch_id.to_string();
+    let currency = settings.currency;
+
+    // Price the cart from the catalog as it is now.
+    let PricedCart {
+        cart,
+        totals,
+        products,
+    } = price(tx, &branch, currency, &taxes, &co.lines, co.discount)?;
     let settlement = settle(totals.total, &co.tenders)?;
 
     // Credit needs a customer, the same one the sale is for, within limit.
