@@ -18,6 +18,8 @@
 //! - [`db`] and [`schema`]: opening, pragmas, migrations, the epoch.
 //! - [`state`]: the shared state (config, clock, the one connection).
 //! - [`error`]: [`ApiError`], every non-2xx answer.
+//! - [`web`]: the web dashboard (sign-in, pages, forms) for owners and
+//!   managers, on the same server.
 //!
 //! See ARCHITECTURE.md (Back Office) and docs/sync-protocol.md.
 
@@ -35,6 +37,7 @@ pub mod rate_limit;
 pub mod schema;
 pub mod state;
 pub mod sync;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -103,6 +106,7 @@ pub fn router(state: AppState) -> Router {
             rate_limit::Limits::new(&state),
             rate_limit::limit,
         ))
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -149,7 +153,9 @@ pub async fn serve(
     let checkpoints = state
         .database_file()
         .map(|path| tokio::spawn(db::checkpoint_loop(state.clone(), path)));
-    let served = axum::serve(listener, router(state))
+    // The peer address reaches handlers (the dashboard's sign-in limit).
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     if let Some(task) = checkpoints {

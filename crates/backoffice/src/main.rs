@@ -5,6 +5,10 @@
 //! whiz-backoffice device add --branch NAME --name TILL1 [--kind desktop|mobile]
 //! whiz-backoffice device list
 //! whiz-backoffice device revoke ID-OR-NAME
+//! whiz-backoffice user add --role owner|manager [--name NAME] USERNAME
+//! whiz-backoffice user list
+//! whiz-backoffice user password USERNAME
+//! whiz-backoffice user disable|enable USERNAME
 //! whiz-backoffice restore-epoch
 //! whiz-backoffice versions list --entity product --id ID
 //! whiz-backoffice versions restore VERSION_ID
@@ -16,6 +20,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use backoffice::devices::{self, DeviceInfo, DeviceKind};
+use backoffice::web::session::{self, Role};
 use backoffice::{AppState, Config, db, full_sync};
 use clap::{Parser, Subcommand, ValueEnum};
 use pos_domain::{Clock, SystemClock, Timestamp};
@@ -53,6 +58,11 @@ enum Command {
     Device {
         #[command(subcommand)]
         command: DeviceCommand,
+    },
+    /// Dashboard accounts (owners and managers who sign in from a browser).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Give the database a new epoch after restoring it from a backup, so
     /// every device re-bootstraps instead of trusting its old cursor.
@@ -97,6 +107,40 @@ enum DeviceCommand {
     Revoke { id_or_name: String },
 }
 
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Make an account. The password is asked for twice (not echoed), or
+    /// read from the first line of standard input with --password-stdin.
+    Add {
+        username: String,
+        #[arg(long, value_enum)]
+        role: AccountRole,
+        /// The name the dashboard shows (default: the username).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts.
+    List,
+    /// Set a new password (ends the account's sessions).
+    Password {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Stop an account from signing in (ends its sessions).
+    Disable { username: String },
+    /// Let a disabled account sign in again.
+    Enable { username: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AccountRole {
+    Owner,
+    Manager,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Kind {
     Desktop,
@@ -119,6 +163,7 @@ fn main() -> ExitCode {
             serve(listen, cli.database, rate_limit, clock)
         }
         Command::Device { command } => device(command, &cli.database, clock.as_ref()),
+        Command::User { command } => user(command, &cli.database, clock.as_ref()),
         Command::RestoreEpoch => restore_epoch(&cli.database, clock.as_ref()),
         Command::Versions { command } => versions(command, &cli.database, clock.as_ref()),
     };
@@ -242,6 +287,75 @@ fn device(
                 "Revoked device '{}' ({} in branch {}); its key {}… no longer works.",
                 d.name, d.code, d.branch_name, d.key_prefix
             );
+        }
+    }
+    Ok(())
+}
+
+/// A new password: from standard input's first line, or asked twice on the
+/// terminal without echo.
+fn read_password(from_stdin: bool) -> Result<String, BoxError> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let again = rpassword::prompt_password("Password again: ")?;
+    if first != again {
+        return Err("the two passwords differ; nothing was changed".into());
+    }
+    Ok(first)
+}
+
+fn user(command: UserCommand, database: &std::path::Path, clock: &dyn Clock) -> Result<(), BoxError> {
+    let conn = db::open(database, clock)?;
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            name,
+            password_stdin,
+        } => {
+            let role = match role {
+                AccountRole::Owner => Role::Owner,
+                AccountRole::Manager => Role::Manager,
+            };
+            let password = read_password(password_stdin)?;
+            let name = name.unwrap_or_else(|| username.clone());
+            let a = session::add_account(&conn, clock, &username, &name, role, &password)?;
+            println!(
+                "Added {} account '{}' ({}). Sign in at the Back Office's address, e.g. http://localhost:5000/login",
+                a.role.as_str(),
+                a.username,
+                a.name
+            );
+        }
+        UserCommand::List => {
+            let list = session::list_accounts(&conn)?;
+            if list.is_empty() {
+                println!("No accounts yet: add one with `whiz-backoffice user add --role owner USERNAME`.");
+            }
+            for a in list {
+                let state = if a.disabled_at.is_some() { "disabled" } else { "active" };
+                println!("{:<24} {:<8} {:<9} {}", a.username, a.role.as_str(), state, a.name);
+            }
+        }
+        UserCommand::Password {
+            username,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            session::set_password(&conn, &username, &password)?;
+            println!("Set a new password for '{username}'; its sessions were ended.");
+        }
+        UserCommand::Disable { username } => {
+            session::set_disabled(&conn, clock, &username, true)?;
+            println!("Disabled '{username}'; its sessions were ended.");
+        }
+        UserCommand::Enable { username } => {
+            session::set_disabled(&conn, clock, &username, false)?;
+            println!("'{username}' may sign in again.");
         }
     }
     Ok(())

@@ -17,6 +17,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_full_sync",
         include_str!("../../../migrations/backoffice/0003_full_sync.sql"),
     ),
+    (
+        "0004_dashboard",
+        include_str!("../../../migrations/backoffice/0004_dashboard.sql"),
+    ),
 ];
 
 /// Brings the database up to the latest version; returns it.

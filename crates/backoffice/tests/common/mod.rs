@@ -20,6 +20,8 @@ use sync_protocol::{
 };
 use tokio::sync::oneshot;
 
+pub mod web;
+
 /// 2026-03-02 09:00 in Nairobi.
 pub const T0: i64 = 1_772_431_200_000;
 
