@@ -11,12 +11,14 @@ APT_PACKAGES=(
     build-essential pkg-config ca-certificates curl libdbus-1-dev
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
 )
-# What the desktop end-to-end test adds (scripts/test.sh): a virtual display,
-# a session bus, WebKit's WebDriver, a keyring daemon, and screenshots.
+# What the end-to-end tests add (scripts/test.sh): for the desktop app a
+# virtual display, a session bus, WebKit's WebDriver, a keyring daemon, and
+# screenshots; for the Back Office dashboard, Chromium (driven headless by
+# playwright-core, which downloads no browser of its own).
 if [ "${WHIZ_SETUP_E2E:-0}" = 1 ]; then
     APT_PACKAGES+=(
         xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver gnome-keyring
-        imagemagick
+        imagemagick chromium
     )
 fi
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
@@ -60,6 +62,13 @@ ui="$(dirname "$0")/../ui"
 if [ ! -d "$ui/node_modules" ] || [ "$ui/package-lock.json" -nt "$ui/node_modules/.package-lock.json" ]; then
     log "installing the web UI's npm packages"
     npm --prefix "$ui" ci --no-audit --no-fund --loglevel=error
+fi
+# The dashboard's browser test: playwright-core, exactly as locked.
+browser="$(dirname "$0")/../tests/browser"
+if [ "${WHIZ_SETUP_E2E:-0}" = 1 ] && { [ ! -d "$browser/node_modules" ] ||
+    [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; }; then
+    log "installing the browser test's npm packages"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm --prefix "$browser" ci --no-audit --no-fund --loglevel=error
 fi
 # tauri-driver: WebDriver for the desktop app (the end-to-end test).
 if [ "${WHIZ_SETUP_E2E:-0}" = 1 ] && ! command -v tauri-driver >/dev/null 2>&1; then

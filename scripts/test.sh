@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check WHIZ POS has: the web UI's type check, unit tests and build;
 # formatting, lints and all Rust tests; the desktop end-to-end test (the real
-# app under Xvfb against a real Back Office); and smoke runs of the benchmarks.
+# app under Xvfb against a real Back Office); the Back Office dashboard in
+# headless Chromium; and smoke runs of the benchmarks.
 # This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,11 @@ failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s += 
 step "desktop end-to-end (the built app under Xvfb, driven by tauri-driver)"
 ./scripts/desktop-e2e.sh 2>&1 | tee "$log"
 e2e_passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}') || true
+
+step "Back Office in a browser (headless Chromium, Playwright)"
+./scripts/dashboard-e2e.sh 2>&1 | tee "$log"
+browser_passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}') || true
+e2e_passed=$((e2e_passed + browser_passed))
 
 step "benchmark (smoke scale; run 'cargo bench -p pos-store --bench store' for the full figures)"
 WHIZ_BENCH_SCALE=smoke cargo bench -p pos-store --bench store --locked

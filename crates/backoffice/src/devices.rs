@@ -206,7 +206,19 @@ pub fn add_device(
 
 /// Makes a branch with a unique code derived from its name, and records it in
 /// the change feed for every device.
-fn create_branch(conn: &Connection, name: &str, now: Timestamp) -> Result<BranchId, DeviceError> {
+pub(crate) fn create_branch(
+    conn: &Connection,
+    name: &str,
+    now: Timestamp,
+) -> Result<BranchId, DeviceError> {
+    let code = derive_branch_code(conn, name)?;
+    Ok(insert_branch(conn, &code, name, TimeZone::default(), now)?)
+}
+
+/// A branch code made from `name`'s letters and digits (at most
+/// [`MAX_BRANCH_CODE`]), numbered until no branch, live or deleted, has it:
+/// receipt numbers carry the code, so one is never reused.
+pub(crate) fn derive_branch_code(conn: &Connection, name: &str) -> rusqlite::Result<String> {
     let base: String = name
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -216,23 +228,35 @@ fn create_branch(conn: &Connection, name: &str, now: Timestamp) -> Result<Branch
     let base = if base.is_empty() { "BR".into() } else { base };
     let mut code = base.clone();
     let mut n = 1u32;
-    loop {
-        let used: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM branches WHERE code = ?1)",
-            [&code],
-            |r| r.get(0),
-        )?;
-        if !used {
-            break;
-        }
+    while branch_code_used(conn, &code)? {
         n += 1;
         let suffix = n.to_string();
         let keep = MAX_BRANCH_CODE.saturating_sub(suffix.len()).min(base.len());
         code = format!("{}{suffix}", &base[..keep]);
     }
+    Ok(code)
+}
+
+/// Whether any branch, live or deleted, has `code`.
+pub(crate) fn branch_code_used(conn: &Connection, code: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM branches WHERE code = ?1)",
+        [code],
+        |r| r.get(0),
+    )
+}
+
+/// Inserts a branch with the code, name and time zone given (the caller
+/// checked them) and records it in the change feed for every device.
+pub(crate) fn insert_branch(
+    conn: &Connection,
+    code: &str,
+    name: &str,
+    zone: TimeZone,
+    now: Timestamp,
+) -> rusqlite::Result<BranchId> {
     let id = BranchId::new();
     let hlc = server_hlc(now);
-    let zone = TimeZone::default();
     conn.execute(
         "INSERT INTO branches (id, code, name, time_zone, created_at, hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
@@ -248,7 +272,7 @@ fn create_branch(conn: &Connection, name: &str, now: Timestamp) -> Result<Branch
         conn,
         &ChangeBody::Branch(BranchState {
             id,
-            code,
+            code: code.to_string(),
             name: name.to_string(),
             time_zone: zone,
             hlc,

@@ -115,18 +115,36 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(uri: Uri) -> ApiError {
-    ApiError::not_found(format!(
-        "there is no {} here; the sync API is GET /api/status, POST /api/sync and GET /api/sync",
+/// An unknown path: a JSON error under `/api/`, a page for a browser
+/// everywhere else.
+async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return ApiError::not_found(format!(
+            "there is no {} here; the sync API is GET /api/status, POST /api/sync and GET /api/sync",
+            uri.path()
+        ))
+        .into_response();
+    }
+    web::WebError::not_found(format!(
+        "there is no page {} in the Back Office; use the menu on the left",
         uri.path()
     ))
+    .into_response()
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::bad_request(format!(
-        "{method} is not allowed on {}; see docs/sync-protocol.md for the methods of each path",
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return ApiError::bad_request(format!(
+            "{method} is not allowed on {}; see docs/sync-protocol.md for the methods of each path",
+            uri.path()
+        ))
+        .into_response();
+    }
+    web::WebError::bad(format!(
+        "{method} is not how {} is used; open it from the Back Office's menu",
         uri.path()
     ))
+    .into_response()
 }
 
 /// Answers 503 in JSON when a request runs longer than the configured time.

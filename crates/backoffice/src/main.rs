@@ -308,7 +308,11 @@ fn read_password(from_stdin: bool) -> Result<String, BoxError> {
     Ok(first)
 }
 
-fn user(command: UserCommand, database: &std::path::Path, clock: &dyn Clock) -> Result<(), BoxError> {
+fn user(
+    command: UserCommand,
+    database: &std::path::Path,
+    clock: &dyn Clock,
+) -> Result<(), BoxError> {
     let conn = db::open(database, clock)?;
     match command {
         UserCommand::Add {
@@ -334,11 +338,23 @@ fn user(command: UserCommand, database: &std::path::Path, clock: &dyn Clock) -> 
         UserCommand::List => {
             let list = session::list_accounts(&conn)?;
             if list.is_empty() {
-                println!("No accounts yet: add one with `whiz-backoffice user add --role owner USERNAME`.");
+                println!(
+                    "No accounts yet: add one with `whiz-backoffice user add --role owner USERNAME`."
+                );
             }
             for a in list {
-                let state = if a.disabled_at.is_some() { "disabled" } else { "active" };
-                println!("{:<24} {:<8} {:<9} {}", a.username, a.role.as_str(), state, a.name);
+                let state = if a.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<24} {:<8} {:<9} {}",
+                    a.username,
+                    a.role.as_str(),
+                    state,
+                    a.name
+                );
             }
         }
         UserCommand::Password {

@@ -1,9 +1,604 @@
-//! (being written)
+//! Credit customers (`/customers`): who owes what, across every branch.
+//!
+//! A balance is the sum of a customer's ledger entries at every branch,
+//! with the ids merged into the customer (the same person added at two
+//! branches) counted too: [`crate::customer_merge::customer_balance`]. The
+//! profile page lists the whole ledger, each entry in its branch's time zone,
+//! and the merged-in aliases.
+//!
+//! A manager or owner edits the name, phone, credit limit and notes: a
+//! `customer_changed` patch carrying only the fields that changed. A phone
+//! another live customer already has is refused (the till refuses it too);
+//! on the server it would merge the two accounts, which is not what an edit
+//! means.
 
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use maud::{Markup, html};
+use pos_domain::{Currency, CustomerId, Money, Name, PhoneNumber, TimeZone, Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
+use sync_protocol::{CustomerPatch, CustomerState, LedgerKind, OpBody};
 
+use super::business::{business_currency, business_zone};
+use super::page::{self, Nav, WebError, csrf_field, form_error};
+use super::session::{Posted, WebUser};
+use super::write::{self, Write};
+use super::{db, fmt};
+use crate::customer_merge::{aliases_of, canonical_customer, customer_balance};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/customers", get(list))
+        .route("/customers/{id}", get(show).post(update))
+}
+
+/// The most customers the list shows at once (search narrows it).
+const LIST_LIMIT: i64 = 500;
+/// The longest notes (the till's limit).
+const MAX_NOTES: usize = 1000;
+
+fn balance(conn: &Connection, id: CustomerId) -> Result<Money, WebError> {
+    customer_balance(conn, id).map_err(|e| WebError::internal(&e))
+}
+
+/// The newest ledger entry of the customer or its aliases.
+fn last_activity(conn: &Connection, id: CustomerId) -> rusqlite::Result<Option<Timestamp>> {
+    let at: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MAX(created_at) FROM customer_ledger
+             WHERE customer_id = ?1
+                OR customer_id IN (SELECT alias_id FROM customer_aliases WHERE customer_id = ?1)",
+        )?
+        .query_row([id.to_string()], |r| r.get(0))?;
+    Ok(at.map(Timestamp::from_millis))
+}
+
+/// `%`, `_` and `\` taken literally in a LIKE pattern (`ESCAPE '\'`).
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+struct ListRow {
+    id: CustomerId,
+    name: String,
+    phone: Option<String>,
+    limit: i64,
+    balance: Money,
+    last: Option<Timestamp>,
+}
+
+/// Live customers whose name or phone matches `q` (all when empty).
+fn search(conn: &Connection, q: &str) -> Result<(Vec<ListRow>, bool), WebError> {
+    let q = q.trim();
+    let name_like = format!("%{}%", like_escape(q));
+    // A phone typed in any form: its normalized number, or its digits (a
+    // local 07… also as the +2547… it is stored as).
+    let exact_phone = PhoneNumber::parse(q).map(String::from).unwrap_or_default();
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let digits =
+        if digits.len() >= 3 && q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) {
+            digits.strip_prefix('0').unwrap_or(&digits).to_string()
+        } else {
+            String::new()
+        };
+    let digits_like = format!("%{digits}%");
+    let mut stmt = conn.prepare(
+        "SELECT id, name, phone, credit_limit_minor FROM customers
+         WHERE deleted_at IS NULL
+           AND (?1 = '' OR name LIKE ?2 ESCAPE '\\' OR phone = ?3
+                OR (?4 <> '' AND phone LIKE ?5))
+         ORDER BY name COLLATE NOCASE, id LIMIT ?6",
+    )?;
+    let rows: Vec<(CustomerId, String, Option<String>, i64)> = stmt
+        .query_map(
+            params![
+                q,
+                name_like,
+                exact_phone,
+                digits,
+                digits_like,
+                LIST_LIMIT + 1
+            ],
+            |r| Ok((crate::apply::col(r, 0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let more = rows.len() as i64 > LIST_LIMIT;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, name, phone, limit) in rows.into_iter().take(LIST_LIMIT as usize) {
+        out.push(ListRow {
+            id,
+            name,
+            phone,
+            limit,
+            balance: balance(conn, id)?,
+            last: last_activity(conn, id)?,
+        });
+    }
+    Ok((out, more))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /customers?q=`.
+async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+    user: WebUser,
+) -> Result<Response, WebError> {
+    let q = query.q.clone();
+    let (rows, more, currency, zone) = db(&state, move |conn, _| {
+        let (rows, more) = search(conn, &q)?;
+        Ok((rows, more, business_currency(conn)?, business_zone(conn)?))
+    })
+    .await?;
+    let code = currency.code();
+    let owed: i64 = rows.iter().map(|r| r.balance.minor().max(0)).sum();
+    let body = html! {
+        form.filters method="get" action="/customers" {
+            label { "Name or phone" input type="search" name="q" value=(query.q) placeholder="Njeri or 0712 345 678"; }
+            button type="submit" { "Search" }
+            @if !query.q.is_empty() { a href="/customers" { "Show all" } }
+        }
+        table data-testid="customers" {
+            thead { tr {
+                th { "Name" } th { "Phone" } th.num { "Credit limit" } th.num { "Balance (all branches)" } th { "Last activity" }
+            } }
+            tbody {
+                @for r in &rows {
+                    tr data-testid={ "customer-" (r.id) } {
+                        td { a href={ "/customers/" (r.id) } { (r.name) } }
+                        td { (r.phone.as_deref().unwrap_or("—")) }
+                        td.num { (fmt::money(r.limit, code)) }
+                        td.num data-testid="balance" {
+                            (r.balance.to_string())
+                            @if r.limit > 0 && r.balance.minor() > r.limit { " " span.tag.bad { "over limit" } }
+                        }
+                        td { (fmt::time_or_never(r.last, zone)) }
+                    }
+                }
+                @if rows.is_empty() {
+                    tr { td colspan="5" .muted {
+                        @if query.q.is_empty() { "No credit customers yet: the tills add them." }
+                        @else { "No customer's name or phone matches." }
+                    } }
+                }
+            }
+            @if !rows.is_empty() {
+                tfoot { tr {
+                    th colspan="3" { "Owed by the customers shown" }
+                    th.num data-testid="total-owed" { (fmt::money(owed, code)) }
+                    th {}
+                } }
+            }
+        }
+        @if more {
+            p.notice { "Only the first " (LIST_LIMIT) " customers are shown; search to narrow the list." }
+        }
+    };
+    Ok(page::render(
+        &user,
+        Nav::Customers,
+        "Credit customers",
+        body,
+    ))
+}
+
+// One customer ---------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct LedgerRow {
+    at: Timestamp,
+    zone: TimeZone,
+    branch: String,
+    kind: String,
+    amount: i64,
+    currency: String,
+    method: Option<String>,
+    reference: Option<String>,
+    note: Option<String>,
+    sale_id: Option<String>,
+    /// The id it was recorded under, when that is a merged-in alias.
+    alias: Option<String>,
+}
+
+fn ledger(conn: &Connection, id: CustomerId) -> rusqlite::Result<Vec<LedgerRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT l.created_at, b.time_zone, COALESCE(b.name, l.branch_id), l.kind, l.amount_minor,
+                l.currency, l.method, l.reference, l.note, l.sale_id, l.customer_id
+         FROM customer_ledger l LEFT JOIN branches b ON b.id = l.branch_id
+         WHERE l.customer_id = ?1
+            OR l.customer_id IN (SELECT alias_id FROM customer_aliases WHERE customer_id = ?1)
+         ORDER BY l.created_at, l.id",
+    )?;
+    let me = id.to_string();
+    let rows = stmt.query_map([&me], |r| {
+        let zone: Option<String> = r.get(1)?;
+        let recorded_under: String = r.get(10)?;
+        Ok(LedgerRow {
+            at: Timestamp::from_millis(r.get(0)?),
+            zone: zone
+                .and_then(|z| TimeZone::parse(&z).ok())
+                .unwrap_or_default(),
+            branch: r.get(2)?,
+            kind: r.get(3)?,
+            amount: r.get(4)?,
+            currency: r.get(5)?,
+            method: r.get(6)?,
+            reference: r.get(7)?,
+            note: r.get(8)?,
+            sale_id: r.get(9)?,
+            alias: (recorded_under != me).then_some(recorded_under),
+        })
+    })?;
+    rows.collect()
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    match LedgerKind::parse(kind) {
+        Some(LedgerKind::CreditSale) => "Credit sale",
+        Some(LedgerKind::Payment) => "Payment",
+        Some(LedgerKind::Refund) => "Refund",
+        Some(LedgerKind::Adjustment) => "Adjustment",
+        None => "Other",
+    }
+}
+
+fn method_label(method: &str) -> &str {
+    match method {
+        "cash" => "Cash",
+        "mpesa" => "M-Pesa",
+        "card" => "Card",
+        other => other,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct AliasRow {
+    id: CustomerId,
+    name: String,
+    phone: Option<String>,
+    created_at: Timestamp,
+}
+
+struct Profile {
+    customer: CustomerState,
+    balance: Money,
+    ledger: Vec<LedgerRow>,
+    aliases: Vec<AliasRow>,
+    zone: TimeZone,
+}
+
+fn load_profile(conn: &Connection, id: CustomerId) -> Result<Profile, WebError> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM customers WHERE id = ?1)",
+        [id.to_string()],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Err(WebError::not_found("there is no such customer"));
+    }
+    let customer = crate::apply::customer_state(conn, id)?;
+    let mut aliases = Vec::new();
+    for alias in aliases_of(conn, id)? {
+        let s = crate::apply::customer_state(conn, alias)?;
+        aliases.push(AliasRow {
+            id: alias,
+            name: s.name.to_string(),
+            phone: s.phone.map(String::from),
+            created_at: s.created_at,
+        });
+    }
+    Ok(Profile {
+        balance: balance(conn, id)?,
+        ledger: ledger(conn, id)?,
+        aliases,
+        zone: business_zone(conn)?,
+        customer,
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    credit_limit: String,
+    #[serde(default)]
+    notes: String,
+}
+
+impl CustomerForm {
+    fn from_state(c: &CustomerState) -> CustomerForm {
+        CustomerForm {
+            name: c.name.to_string(),
+            phone: c.phone.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            credit_limit: c.credit_limit.amount_text(),
+            notes: c.notes.clone().unwrap_or_default(),
+        }
+    }
+}
+
+fn profile_page(
+    user: &WebUser,
+    p: &Profile,
+    form: Option<&CustomerForm>,
+    error: Option<&str>,
+) -> Markup {
+    let c = &p.customer;
+    let code = c.credit_limit.currency().code().to_string();
+    let form = form.cloned().unwrap_or_else(|| CustomerForm::from_state(c));
+    let available = c.credit_limit.minor() - p.balance.minor();
+    let running: Vec<i64> = p
+        .ledger
+        .iter()
+        .scan(0i64, |sum, e| {
+            *sum += e.amount;
+            Some(*sum)
+        })
+        .collect();
+    html! {
+        p { a href="/customers" { "← All credit customers" } }
+        @if c.deleted_at.is_some() {
+            div.notice data-testid="deleted" { "This customer was deleted at a till. The ledger stays for the record." }
+        }
+        div.cards {
+            div.card { div.label { "Balance (all branches)" } div.value data-testid="balance" { (p.balance.to_string()) } }
+            div.card { div.label { "Credit limit" } div.value data-testid="credit-limit" { (c.credit_limit.to_string()) } }
+            div.card { div.label { "Credit left" } div.value data-testid="credit-left" { (fmt::money(available.max(0), &code)) } }
+        }
+        section.panel data-testid="profile" {
+            p { strong { (c.name) } }
+            p { "Phone: " (c.phone.as_ref().map_or("—".to_string(), |p| p.to_string())) }
+            @if let Some(email) = &c.email { p { "Email: " (email) } }
+            @if let Some(notes) = &c.notes { p.muted style="white-space:pre-line" { (notes) } }
+            p.muted { "Added " (fmt::time(c.created_at, p.zone)) "." }
+        }
+        h2 { "Ledger" }
+        table data-testid="ledger" {
+            thead { tr {
+                th { "Time" } th { "Branch" } th { "Kind" } th.num { "Amount" } th { "Method / reference" } th { "Sale" } th.num { "Balance" }
+            } }
+            tbody {
+                @for (e, after) in p.ledger.iter().zip(&running) {
+                    tr {
+                        td { (fmt::time(e.at, e.zone)) }
+                        td { (e.branch) }
+                        td { (kind_label(&e.kind))
+                            @if e.alias.is_some() { " " span.tag title="recorded under a merged-in customer" { "merged" } } }
+                        td.num { (fmt::money(e.amount, &e.currency)) }
+                        td {
+                            @if let Some(m) = &e.method { (method_label(m)) }
+                            @if e.method.is_some() && e.reference.is_some() { " · " }
+                            @if let Some(r) = &e.reference { (r) }
+                            @if let Some(n) = &e.note { br; span.muted { (n) } }
+                        }
+                        td { @if let Some(s) = &e.sale_id { a href={ "/sales/" (s) } { "View sale" } } }
+                        td.num { (fmt::money(*after, &code)) }
+                    }
+                }
+                @if p.ledger.is_empty() {
+                    tr { td colspan="7" .muted { "No credit sales or payments yet." } }
+                }
+            }
+        }
+        @if !p.aliases.is_empty() {
+            h2 { "Merged in" }
+            p.muted { "The same person was added again at a branch (same phone); those records were merged into this one, and their ledger entries count in the balance above." }
+            table data-testid="aliases" {
+                thead { tr { th { "Name" } th { "Phone" } th { "Added" } th { "Id" } } }
+                tbody {
+                    @for a in &p.aliases {
+                        tr {
+                            td { (a.name) }
+                            td { (a.phone.as_deref().unwrap_or("—")) }
+                            td { (fmt::time(a.created_at, p.zone)) }
+                            td { code { (a.id) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if c.deleted_at.is_none() {
+            h2 { "Edit" }
+            section.panel {
+                (form_error(error))
+                form.stack method="post" action={ "/customers/" (c.id) } data-testid="edit-customer" {
+                    (csrf_field(user))
+                    label { "Name" input type="text" name="name" value=(form.name) required maxlength="120"; }
+                    label { "Phone" input type="tel" name="phone" value=(form.phone) placeholder="0712 345 678"; }
+                    label { "Credit limit (" (code) ")" input type="text" name="credit_limit" value=(form.credit_limit) inputmode="decimal" required; }
+                    label { "Notes" textarea name="notes" rows="3" maxlength=(MAX_NOTES) { (form.notes) } }
+                    button.primary type="submit" { "Save" }
+                }
+            }
+        }
+    }
+}
+
+fn parse_id(id: &str) -> Result<CustomerId, WebError> {
+    id.parse()
+        .map_err(|_| WebError::not_found("there is no such customer"))
+}
+
+async fn render_profile(
+    state: &AppState,
+    user: &WebUser,
+    id: CustomerId,
+    status: StatusCode,
+    form: Option<CustomerForm>,
+    error: Option<String>,
+) -> Result<Response, WebError> {
+    let p = db(state, move |conn, _| load_profile(conn, id)).await?;
+    let title = p.customer.name.to_string();
+    let body = profile_page(user, &p, form.as_ref(), error.as_deref());
+    Ok(page::render_status(
+        status,
+        user,
+        Nav::Customers,
+        &title,
+        body,
+    ))
+}
+
+/// `GET /customers/{id}`: a merged-away id shows the customer it became.
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    user: WebUser,
+) -> Result<Response, WebError> {
+    let id = parse_id(&id)?;
+    let kept = db(&state, move |conn, _| Ok(canonical_customer(conn, id)?)).await?;
+    if kept != id {
+        return Ok(page::redirect(&format!("/customers/{kept}")));
+    }
+    render_profile(&state, &user, id, StatusCode::OK, None, None).await
+}
+
+/// The form checked: the patch of the fields that change.
+fn plan(
+    conn: &Connection,
+    id: CustomerId,
+    f: &CustomerForm,
+    currency: Currency,
+) -> Result<CustomerPatch, WebError> {
+    let c = crate::apply::customer_state(conn, id)?;
+    if c.deleted_at.is_some() {
+        return Err(WebError::bad(
+            "this customer was deleted at a till and cannot be edited",
+        ));
+    }
+    let name = Name::parse("the name", &f.name).map_err(|e| WebError::bad(e.to_string()))?;
+    let phone = match f.phone.trim() {
+        "" => None,
+        t => Some(PhoneNumber::parse(t).map_err(|_| {
+            WebError::bad(format!(
+                "the phone '{t}' is not a phone number; write it like 0712 345 678 or +254 712 345 678"
+            ))
+        })?),
+    };
+    let limit = fmt::parse_money("the credit limit", &f.credit_limit, currency)?;
+    if limit.is_negative() {
+        return Err(WebError::bad("the credit limit cannot be negative"));
+    }
+    let notes = fmt::optional_text("the notes", &f.notes.replace("\r\n", "\n"), MAX_NOTES)?;
+    if let Some(p) = &phone
+        && c.phone.as_ref() != Some(p)
+    {
+        let holder: Option<String> = conn
+            .query_row(
+                "SELECT name FROM customers WHERE phone = ?1 AND id <> ?2 AND deleted_at IS NULL LIMIT 1",
+                params![p.as_str(), id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(holder) = holder {
+            return Err(WebError::bad(format!(
+                "the phone {p} is already the number of customer '{holder}'; one person has one account, so check the number"
+            )));
+        }
+    }
+    Ok(CustomerPatch {
+        name: (name != c.name).then_some(name),
+        phone: (phone != c.phone).then_some(phone),
+        credit_limit: (limit != c.credit_limit).then_some(limit),
+        notes: (notes != c.notes).then_some(notes),
+        ..CustomerPatch::new(id)
+    })
+}
+
+/// `POST /customers/{id}`: name, phone, credit limit, notes.
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<CustomerForm>,
+) -> Result<Response, WebError> {
+    let Posted { user, form } = posted;
+    let id = parse_id(&id)?;
+    let f = form.clone();
+    let who = user.clone();
+    let result = db(&state, move |conn, clock| {
+        if canonical_customer(conn, id)? != id {
+            return Err(WebError::bad(
+                "this customer was merged into another; open the customer it was merged into and edit that one",
+            ));
+        }
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM customers WHERE id = ?1)",
+            [id.to_string()],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(WebError::not_found("there is no such customer"));
+        }
+        let patch = plan(conn, id, &f, business_currency(conn)?)?;
+        let mut changed = Vec::new();
+        if patch.name.is_some() {
+            changed.push("name");
+        }
+        if patch.phone.is_some() {
+            changed.push("phone");
+        }
+        if patch.credit_limit.is_some() {
+            changed.push("credit limit");
+        }
+        if patch.notes.is_some() {
+            changed.push("notes");
+        }
+        if changed.is_empty() {
+            return Ok(None);
+        }
+        let now = clock.now();
+        let hlc = write::hlc_for(conn, now, "customers", &id.to_string())?;
+        let detail = match &patch.credit_limit {
+            Some(l) => format!("changed {}; credit limit {l}", changed.join(", ")),
+            None => format!("changed {}", changed.join(", ")),
+        };
+        write::apply(
+            conn,
+            now,
+            &who,
+            &[Write { body: OpBody::CustomerChanged(patch), branch: None, hlc, action: "customer.update", detail }],
+        )?;
+        Ok(Some(changed.join(", ")))
+    })
+    .await;
+    let to = format!("/customers/{id}");
+    match result {
+        Ok(Some(changed)) => Ok(page::redirect_with_flash(
+            &to,
+            &format!("Saved ({changed}); every till gets it on its next sync."),
+        )),
+        Ok(None) => Ok(page::redirect_with_flash(&to, "Nothing to change.")),
+        Err(WebError::BadInput(m)) => {
+            render_profile(
+                &state,
+                &user,
+                id,
+                StatusCode::BAD_REQUEST,
+                Some(form),
+                Some(m),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -38,7 +38,10 @@ pub fn qty(milli: i64) -> String {
 /// `2026-03-02 09:15` in `tz`.
 pub fn time(t: Timestamp, tz: TimeZone) -> String {
     let tz: chrono_tz::Tz = tz.name().parse().unwrap_or(chrono_tz::Africa::Nairobi);
-    t.to_datetime().with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    t.to_datetime()
+        .with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 /// `time` for an optional instant: "never" when there is none.
@@ -70,8 +73,12 @@ pub fn parse_qty(field: &str, text: &str) -> Result<Quantity, WebError> {
 
 /// A date typed as `YYYY-MM-DD` (an HTML date input sends that).
 pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, WebError> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| WebError::bad(format!("{field} '{}' is not a date (YYYY-MM-DD)", text.trim())))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        WebError::bad(format!(
+            "{field} '{}' is not a date (YYYY-MM-DD)",
+            text.trim()
+        ))
+    })
 }
 
 /// Text that must not be empty, trimmed, at most `max` characters.
@@ -111,10 +118,17 @@ mod tests {
     #[test]
     fn bad_fields_are_refused_by_name() {
         let kes = Currency::from_code("KES").unwrap();
-        let e = parse_money("the price", "12.345", kes).unwrap_err().to_string();
+        let e = parse_money("the price", "12.345", kes)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("the price '12.345'"), "{e}");
         assert!(parse_qty("the quantity", "1.2345").is_err());
-        assert!(required_text("the name", "   ", 10).unwrap_err().to_string().contains("the name cannot be empty"));
+        assert!(
+            required_text("the name", "   ", 10)
+                .unwrap_err()
+                .to_string()
+                .contains("the name cannot be empty")
+        );
         assert!(optional_text("the note", "abcdef", 3).is_err());
         assert_eq!(optional_text("the note", "  ", 3).unwrap(), None);
         assert!(parse_date("from", "2026-02-30").is_err());

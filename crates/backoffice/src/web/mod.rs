@@ -76,9 +76,13 @@ const STYLESHEET: &str = include_str!("app.css");
 
 async fn stylesheet() -> Response {
     let mut res = STYLESHEET.into_response();
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    res.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    res.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     res
 }

@@ -30,13 +30,14 @@ pub enum Nav {
 }
 
 impl Nav {
+    /// In menu order: each group's links together.
     const ALL: [Nav; 12] = [
         Nav::Dashboard,
-        Nav::Products,
-        Nav::Categories,
         Nav::Sales,
         Nav::Customers,
         Nav::Expenses,
+        Nav::Products,
+        Nav::Categories,
         Nav::Users,
         Nav::Branches,
         Nav::Devices,
@@ -87,7 +88,8 @@ impl Nav {
         }
     }
 
-    /// The group heading the link sits under.
+    /// The group heading the link sits under (groups are contiguous in
+    /// [`Nav::ALL`]).
     fn group(self) -> &'static str {
         match self {
             Nav::Dashboard | Nav::Sales | Nav::Customers | Nav::Expenses => "Business",
@@ -229,10 +231,27 @@ pub(crate) fn clear_cookie(res: &mut Response, name: &str) {
     }
 }
 
-/// Pages show money and people's data: browsers and proxies keep no copy.
+/// Pages show money and people's data: browsers and proxies keep no copy,
+/// no other site may frame them (clickjacking), no script runs (so injected
+/// markup could not act), and links to other sites are not told which page
+/// they came from.
 fn no_store(res: &mut Response) {
-    res.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let h = res.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    // No page runs a script; product pictures are data: URIs.
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+             script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 /// Why a dashboard request was not done. Every variant changes nothing.
@@ -335,7 +354,9 @@ impl IntoResponse for WebError {
             html! {
                 h1 { (title) }
                 div.error role="alert" data-testid="form-error" { (message) }
-                p { "Use your browser's Back button to return to the form; what you typed is still there." }
+                @if status == StatusCode::BAD_REQUEST {
+                    p { "Use your browser's Back button to return to the form; what you typed is still there." }
+                }
                 p { a href="/" { "Dashboard" } }
             },
         )
@@ -346,4 +367,21 @@ impl IntoResponse for WebError {
 /// safe to embed. Never for text a user or device sent.
 pub fn trusted_svg(svg: String) -> PreEscaped<String> {
     PreEscaped(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Nav;
+
+    #[test]
+    fn each_menu_group_is_one_run_of_links() {
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, item) in Nav::ALL.iter().enumerate() {
+            if i == 0 || Nav::ALL[i - 1].group() != item.group() {
+                assert!(!seen.contains(&item.group()), "{} twice", item.group());
+                seen.push(item.group());
+            }
+        }
+        assert_eq!(seen, ["Business", "Inventory", "Settings", "Sync"]);
+    }
 }

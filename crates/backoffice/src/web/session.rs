@@ -17,8 +17,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Query, Request, State};
 use axum::http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN, SET_COOKIE};
@@ -106,9 +106,7 @@ pub struct Account {
 /// Why an account command was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error(
-        "the username must be 3 to 40 letters, digits or . _ @ - (got '{0}')"
-    )]
+    #[error("the username must be 3 to 40 letters, digits or . _ @ - (got '{0}')")]
     BadUsername(String),
     #[error("the name cannot be empty or longer than 60 characters")]
     BadName,
@@ -140,8 +138,7 @@ fn check_username(username: &str) -> Result<String, AccountError> {
 
 fn check_password(username: &str, password: &str) -> Result<(), AccountError> {
     let n = password.chars().count();
-    if n < MIN_PASSWORD_CHARS
-        || n > MAX_PASSWORD_CHARS
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n)
         || password.trim().eq_ignore_ascii_case(username)
     {
         return Err(AccountError::WeakPassword);
@@ -161,14 +158,16 @@ fn hash_password(password: &str) -> Result<String, AccountError> {
 /// time to refuse as a wrong password.
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| {
-        hash_password("not a password anyone has ✓").unwrap_or_default()
-    })
+    DUMMY.get_or_init(|| hash_password("not a password anyone has ✓").unwrap_or_default())
 }
 
 fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -334,7 +333,11 @@ fn set_cookie(res: &mut Response, headers: &HeaderMap, name: &str, value: &str, 
 
 /// The session named by a cookie token, if it is live; refreshes its
 /// last-seen time.
-fn session_user(conn: &Connection, token: &str, now: Timestamp) -> rusqlite::Result<Option<WebUser>> {
+fn session_user(
+    conn: &Connection,
+    token: &str,
+    now: Timestamp,
+) -> rusqlite::Result<Option<WebUser>> {
     let hash = hash_key(token);
     let found = conn
         .prepare_cached(
@@ -403,7 +406,11 @@ impl FromRequestParts<AppState> for WebUser {
 
 /// Constant-time comparison of two tokens.
 fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Refuses a request whose `Origin` is another site: a browser always sends
@@ -412,7 +419,10 @@ fn check_origin(headers: &HeaderMap) -> Result<(), WebError> {
     let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
-    let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
     if origin == "null" || origin_host != host {
         return Err(WebError::Forbidden(
@@ -445,7 +455,9 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !urlencoded {
-            return Err(WebError::bad("send the form as application/x-www-form-urlencoded"));
+            return Err(WebError::bad(
+                "send the form as application/x-www-form-urlencoded",
+            ));
         }
         let req = Request::from_parts(parts, body);
         let bytes = Bytes::from_request(req, state)
@@ -505,10 +517,9 @@ impl FromRequest<AppState> for PostedMultipart {
             let name = field.name().unwrap_or("").to_string();
             let file_name = field.file_name().map(str::to_string);
             let content_type = field.content_type().unwrap_or("").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| WebError::bad(format!("the form could not be read: {}", e.body_text())))?;
+            let bytes = field.bytes().await.map_err(|e| {
+                WebError::bad(format!("the form could not be read: {}", e.body_text()))
+            })?;
             match file_name {
                 Some(file_name) if !bytes.is_empty() => {
                     files.insert(
@@ -530,7 +541,11 @@ impl FromRequest<AppState> for PostedMultipart {
         if !same_token(sent, &user.csrf) {
             return Err(WebError::Forbidden(CSRF_REFUSED.into()));
         }
-        Ok(PostedMultipart { user, fields, files })
+        Ok(PostedMultipart {
+            user,
+            fields,
+            files,
+        })
     }
 }
 
@@ -589,7 +604,11 @@ fn login_page(
 
 async fn no_accounts(state: &AppState) -> Result<bool, WebError> {
     super::db(state, |conn, _| {
-        Ok(conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM web_users)", [], |r| r.get(0))?)
+        Ok(
+            conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM web_users)", [], |r| {
+                r.get(0)
+            })?,
+        )
     })
     .await
 }
@@ -755,7 +774,13 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
         LoginOutcome::Ok { token } => {
             tracing::info!(username = %username, "dashboard sign-in");
             let mut res = page::redirect(&next);
-            set_cookie(&mut res, &headers, SESSION_COOKIE, &token, SESSION_MAX_MS / 1000);
+            set_cookie(
+                &mut res,
+                &headers,
+                SESSION_COOKIE,
+                &token,
+                SESSION_MAX_MS / 1000,
+            );
             page::clear_cookie(&mut res, LOGIN_CSRF_COOKIE);
             Ok(res)
         }

@@ -1,9 +1,707 @@
-//! (being written)
+//! Till users (`/users`): the cashiers, managers and owners who sign in at
+//! the tills with a PIN. The dashboard adds them, renames them, changes their
+//! role, turns them off and on, resets their PIN and deletes them; every
+//! change is a `user_changed` / `user_deleted` op, so each till pulls it.
+//!
+//! - A PIN is hashed here with argon2id and the till's parameters (the same
+//!   PHC string `pos-store` makes, so a till verifies it) and only the hash
+//!   travels. A PIN is never shown, logged, kept in the audit log or sent
+//!   back into a form.
+//! - Who may do what follows the till's own rule ([`pos_domain::Role::can_manage`]):
+//!   a dashboard **owner** manages every till user; a dashboard **manager**
+//!   manages cashiers only (adds them, edits them, resets their PIN), so only
+//!   an owner creates or promotes managers and owners or changes an owner.
+//!   Anything else is a 403 that changes nothing.
+//! - Like the till: names are unique among live users (ignoring case), and
+//!   the last active owner cannot be demoted, turned off or deleted.
 
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use maud::{Markup, html};
+use pos_domain::{Hlc, Name, Pin, Role as TillRole, TimeZone, Timestamp, UserId};
+use rusqlite::{Connection, OptionalExtension};
+use serde::Deserialize;
+use sync_protocol::{OpBody, Tombstone, UserPatch};
 
+use super::business::business_zone;
+use super::page::{self, Nav, WebError, csrf_field, form_error};
+use super::session::{Posted, Role, WebUser};
+use super::write::{self, Write};
+use super::{db, fmt};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/users", get(list).post(add))
+        .route("/users/{id}", get(show).post(update))
+        .route("/users/{id}/pin", post(reset_pin))
+        .route("/users/{id}/delete", post(delete))
+}
+
+const ROLES: [TillRole; 3] = [TillRole::Cashier, TillRole::Manager, TillRole::Owner];
+
+fn role_label(r: TillRole) -> &'static str {
+    match r {
+        TillRole::Cashier => "Cashier",
+        TillRole::Manager => "Manager",
+        TillRole::Owner => "Owner",
+    }
+}
+
+/// The till role a dashboard account acts with: an owner is an owner, a
+/// manager a manager.
+fn acting_role(user: &WebUser) -> TillRole {
+    match user.role {
+        Role::Owner => TillRole::Owner,
+        Role::Manager => TillRole::Manager,
+    }
+}
+
+/// Refuses (403) a change to a till user of role `target` that `user` may
+/// not make.
+fn require_manage(user: &WebUser, target: TillRole, what: &str) -> Result<(), WebError> {
+    if acting_role(user).can_manage(target) {
+        return Ok(());
+    }
+    Err(WebError::Forbidden(format!(
+        "a manager may {what} cashiers only; only an owner may create, promote or change managers and owners. Ask the business's owner to sign in"
+    )))
+}
+
+/// A till user as the pages show it (never the PIN hash).
+#[derive(Debug, Clone)]
+struct TillUser {
+    id: UserId,
+    name: String,
+    role: TillRole,
+    active: bool,
+    hlc: Hlc,
+}
+
+impl TillUser {
+    fn changed_at(&self) -> Timestamp {
+        Timestamp::from_millis(i64::try_from(self.hlc.wall_ms()).unwrap_or(i64::MAX))
+    }
+}
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TillUser> {
+    Ok(TillUser {
+        id: crate::apply::col(r, 0)?,
+        name: r.get(1)?,
+        role: crate::apply::col(r, 2)?,
+        active: r.get(3)?,
+        hlc: crate::apply::col(r, 4)?,
+    })
+}
+
+fn live_users(conn: &Connection) -> rusqlite::Result<Vec<TillUser>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, name, role, active, hlc FROM users WHERE deleted_at IS NULL
+         ORDER BY CASE role WHEN 'owner' THEN 0 WHEN 'manager' THEN 1 ELSE 2 END,
+                  name COLLATE NOCASE",
+    )?;
+    let rows = stmt.query_map([], user_row)?;
+    rows.collect()
+}
+
+fn live_user(conn: &Connection, id: UserId) -> Result<TillUser, WebError> {
+    conn.query_row(
+        "SELECT id, name, role, active, hlc FROM users WHERE id = ?1 AND deleted_at IS NULL",
+        [id.to_string()],
+        user_row,
+    )
+    .optional()?
+    .ok_or_else(|| WebError::not_found("there is no such till user (or it was deleted)"))
+}
+
+fn parse_id(id: &str) -> Result<UserId, WebError> {
+    id.parse()
+        .map_err(|_| WebError::not_found("there is no such till user (or it was deleted)"))
+}
+
+/// Refuses a second live user named `name` (ignoring case), like the till.
+fn check_name_free(conn: &Connection, name: &Name, except: Option<UserId>) -> Result<(), WebError> {
+    let wanted = name.as_str().to_lowercase();
+    let except = except.map(|id| id.to_string()).unwrap_or_default();
+    let mut stmt = conn.prepare("SELECT name FROM users WHERE deleted_at IS NULL AND id <> ?1")?;
+    let names = stmt.query_map([except], |r| r.get::<_, String>(0))?;
+    for existing in names {
+        let existing = existing?;
+        if existing.to_lowercase() == wanted {
+            return Err(WebError::bad(format!(
+                "the name: there is already a till user called '{existing}'; the till's sign-in screen lists names, so choose a different one (for example add an initial)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to take away the last active owner (`what`: "demoted", …).
+fn guard_last_owner(
+    conn: &Connection,
+    user: &TillUser,
+    field: &str,
+    what: &str,
+) -> Result<(), WebError> {
+    if user.role != TillRole::Owner || !user.active {
+        return Ok(());
+    }
+    let others: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM users
+         WHERE role = 'owner' AND active = 1 AND deleted_at IS NULL AND id <> ?1",
+        [user.id.to_string()],
+        |r| r.get(0),
+    )?;
+    if others == 0 {
+        return Err(WebError::bad(format!(
+            "{field}: '{}' is the only active owner at the tills and cannot be {what}; make another till user an owner first",
+            user.name
+        )));
+    }
+    Ok(())
+}
+
+fn parse_name(text: &str) -> Result<Name, WebError> {
+    Name::parse("the name", text).map_err(|e| WebError::bad(e.to_string()))
+}
+
+fn parse_role(text: &str) -> Result<TillRole, WebError> {
+    TillRole::parse(text).map_err(|_| {
+        WebError::bad(format!(
+            "the role '{}' is not cashier, manager or owner",
+            text.trim()
+        ))
+    })
+}
+
+fn parse_pin(field: &str, text: &str) -> Result<Pin, WebError> {
+    Pin::parse(text).map_err(|_| WebError::bad(format!("{field} must be 4 to 8 digits")))
+}
+
+/// The new PIN typed twice: both must be a PIN and the same.
+fn parse_new_pin(pin: &str, again: &str) -> Result<Pin, WebError> {
+    let first = parse_pin("the PIN", pin)?;
+    if pin.trim() != again.trim() {
+        return Err(WebError::bad(
+            "the PIN and the PIN typed again do not match; type the same PIN in both boxes",
+        ));
+    }
+    Ok(first)
+}
+
+/// An argon2id PHC string of `pin`, made like the till makes one
+/// (`pos-store`'s `hash_pin`: argon2's defaults, a random salt), off the
+/// async workers (hashing is slow on purpose).
+async fn hash_pin(pin: Pin) -> Result<String, WebError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(pin.expose(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| WebError::internal(&e))
+    })
+    .await?
+}
+
+// Pages ----------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AddForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    pin: String,
+    #[serde(default)]
+    pin_again: String,
+}
+
+fn role_options(user: &WebUser, selected: &str) -> Markup {
+    html! {
+        @for r in ROLES {
+            @if acting_role(user).can_manage(r) {
+                option value=(r.as_str()) selected[selected == r.as_str()] { (role_label(r)) }
+            }
+        }
+    }
+}
+
+fn list_page(
+    user: &WebUser,
+    users: &[TillUser],
+    zone: TimeZone,
+    form: &AddForm,
+    error: Option<&str>,
+) -> Markup {
+    let role = if form.role.is_empty() {
+        "cashier"
+    } else {
+        form.role.as_str()
+    };
+    html! {
+        p.muted {
+            "The people who sign in at the tills with a PIN. Changes reach every till on its next sync. "
+            @if user.role == Role::Manager {
+                "As a manager you may add and change cashiers; only an owner manages managers and owners."
+            }
+        }
+        table data-testid="till-users" {
+            thead { tr { th { "Name" } th { "Role" } th { "Active" } th { "Last change" } th {} } }
+            tbody {
+                @for u in users {
+                    tr data-testid={ "user-" (u.id) } {
+                        td { a href={ "/users/" (u.id) } { (u.name) } }
+                        td { (role_label(u.role)) }
+                        td {
+                            @if u.active { span.tag.good { "active" } } @else { span.tag.bad { "off" } }
+                        }
+                        td { (fmt::time(u.changed_at(), zone)) }
+                        td { a href={ "/users/" (u.id) } { "Edit" } }
+                    }
+                }
+                @if users.is_empty() {
+                    tr { td colspan="5" .muted { "No till users yet." } }
+                }
+            }
+        }
+        h2 { "Add a till user" }
+        section.panel {
+            (form_error(error))
+            form.stack method="post" action="/users" data-testid="add-user" {
+                (csrf_field(user))
+                label { "Name" input type="text" name="name" value=(form.name) required maxlength="120"; }
+                label { "Role" select name="role" { (role_options(user, role)) } }
+                label { "PIN (4 to 8 digits)"
+                    input type="password" name="pin" inputmode="numeric" autocomplete="new-password" required;
+                }
+                label { "PIN again"
+                    input type="password" name="pin_again" inputmode="numeric" autocomplete="new-password" required;
+                }
+                button.primary type="submit" { "Add till user" }
+            }
+        }
+    }
+}
+
+async fn render_list(
+    state: &AppState,
+    user: WebUser,
+    status: StatusCode,
+    form: AddForm,
+    error: Option<String>,
+) -> Result<Response, WebError> {
+    let (users, zone) = db(state, |conn, _| {
+        Ok((live_users(conn)?, business_zone(conn)?))
+    })
+    .await?;
+    let body = list_page(&user, &users, zone, &form, error.as_deref());
+    Ok(page::render_status(
+        status,
+        &user,
+        Nav::Users,
+        "Till users",
+        body,
+    ))
+}
+
+/// `GET /users`.
+async fn list(State(state): State<AppState>, user: WebUser) -> Result<Response, WebError> {
+    render_list(&state, user, StatusCode::OK, AddForm::default(), None).await
+}
+
+/// `POST /users`: adds a till user.
+async fn add(State(state): State<AppState>, posted: Posted<AddForm>) -> Result<Response, WebError> {
+    let Posted { user, form } = posted;
+    let checked = (|| {
+        let name = parse_name(&form.name)?;
+        let role = parse_role(&form.role)?;
+        Ok::<_, WebError>((name, role))
+    })();
+    let (name, role) = match checked {
+        Ok(v) => v,
+        Err(WebError::BadInput(m)) => {
+            return render_list(&state, user, StatusCode::BAD_REQUEST, form, Some(m)).await;
+        }
+        Err(e) => return Err(e),
+    };
+    require_manage(&user, role, "add")?;
+    let pin = match parse_new_pin(&form.pin, &form.pin_again) {
+        Ok(p) => p,
+        Err(WebError::BadInput(m)) => {
+            return render_list(&state, user, StatusCode::BAD_REQUEST, form, Some(m)).await;
+        }
+        Err(e) => return Err(e),
+    };
+    // Checked before hashing (slow), and again in the write.
+    let n = name.clone();
+    if let Err(e) = db(&state, move |conn, _| check_name_free(conn, &n, None)).await {
+        return match e {
+            WebError::BadInput(m) => {
+                render_list(&state, user, StatusCode::BAD_REQUEST, form, Some(m)).await
+            }
+            e => Err(e),
+        };
+    }
+    let pin_hash = hash_pin(pin).await?;
+    let id = UserId::new();
+    let who = user.clone();
+    let label = name.to_string();
+    let result = db(&state, move |conn, clock| {
+        check_name_free(conn, &name, None)?;
+        let now = clock.now();
+        let hlc = write::hlc_for(conn, now, "users", &id.to_string())?;
+        let detail = format!("added {} as {}", name, role.as_str());
+        let body = OpBody::UserChanged(UserPatch {
+            name: Some(name),
+            role: Some(role),
+            pin_hash: Some(pin_hash),
+            active: Some(true),
+            ..UserPatch::new(id)
+        });
+        write::apply(
+            conn,
+            now,
+            &who,
+            &[Write {
+                body,
+                branch: None,
+                hlc,
+                action: "till_user.add",
+                detail,
+            }],
+        )
+    })
+    .await;
+    match result {
+        Ok(()) => Ok(page::redirect_with_flash(
+            "/users",
+            &format!("Till user {label} added; the tills get them on their next sync."),
+        )),
+        Err(WebError::BadInput(m)) => {
+            render_list(&state, user, StatusCode::BAD_REQUEST, form, Some(m)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What the edit page's forms were sent back with.
+#[derive(Debug, Default)]
+struct EditState {
+    edit: Option<EditForm>,
+    edit_error: Option<String>,
+    pin_error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    /// A checkbox: present ("on") when ticked.
+    #[serde(default)]
+    active: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PinForm {
+    #[serde(default)]
+    pin: String,
+    #[serde(default)]
+    pin_again: String,
+}
+
+fn edit_page(user: &WebUser, u: &TillUser, zone: TimeZone, st: &EditState) -> Markup {
+    let may = acting_role(user).can_manage(u.role);
+    let (name, role, active) = match &st.edit {
+        Some(f) => (f.name.clone(), f.role.clone(), f.active.is_some()),
+        None => (u.name.clone(), u.role.as_str().to_string(), u.active),
+    };
+    html! {
+        p { a href="/users" { "← All till users" } }
+        section.panel data-testid="user-profile" {
+            p { strong { (u.name) } " · " (role_label(u.role)) " · "
+                @if u.active { span.tag.good { "active" } } @else { span.tag.bad { "off" } } }
+            p.muted { "Last changed " (fmt::time(u.changed_at(), zone)) "." }
+        }
+        @if !may {
+            div.notice data-testid="read-only" {
+                "Only an owner may change a " (u.role.as_str()) "'s name, role, PIN or access. A manager manages cashiers."
+            }
+        } @else {
+            h2 { "Name, role and access" }
+            section.panel {
+                (form_error(st.edit_error.as_deref()))
+                form.stack method="post" action={ "/users/" (u.id) } data-testid="edit-user" {
+                    (csrf_field(user))
+                    label { "Name" input type="text" name="name" value=(name) required maxlength="120"; }
+                    label { "Role" select name="role" { (role_options(user, &role)) } }
+                    label.check { input type="checkbox" name="active" checked[active]; "Active: may sign in at the tills" }
+                    button.primary type="submit" { "Save" }
+                }
+            }
+            h2 { "Reset the PIN" }
+            section.panel {
+                (form_error(st.pin_error.as_deref()))
+                p.muted { "Give the new PIN to " (u.name) " in person. The tills get it on their next sync; the old PIN stops working then." }
+                form.stack method="post" action={ "/users/" (u.id) "/pin" } data-testid="reset-pin" {
+                    (csrf_field(user))
+                    label { "New PIN (4 to 8 digits)"
+                        input type="password" name="pin" inputmode="numeric" autocomplete="new-password" required;
+                    }
+                    label { "New PIN again"
+                        input type="password" name="pin_again" inputmode="numeric" autocomplete="new-password" required;
+                    }
+                    button.primary type="submit" { "Reset PIN" }
+                }
+            }
+            h2 { "Delete" }
+            section.panel {
+                p.muted { "Deleting keeps the user's name on old receipts; they can no longer sign in at any till." }
+                form.inline method="post" action={ "/users/" (u.id) "/delete" } data-testid="delete-user" {
+                    (csrf_field(user))
+                    button.danger type="submit" { "Delete " (u.name) }
+                }
+            }
+        }
+    }
+}
+
+async fn render_edit(
+    state: &AppState,
+    user: WebUser,
+    id: UserId,
+    status: StatusCode,
+    st: EditState,
+) -> Result<Response, WebError> {
+    let (u, zone) = db(state, move |conn, _| {
+        Ok((live_user(conn, id)?, business_zone(conn)?))
+    })
+    .await?;
+    let body = edit_page(&user, &u, zone, &st);
+    Ok(page::render_status(
+        status,
+        &user,
+        Nav::Users,
+        &format!("Till user {}", u.name),
+        body,
+    ))
+}
+
+/// `GET /users/{id}`.
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    user: WebUser,
+) -> Result<Response, WebError> {
+    let id = parse_id(&id)?;
+    render_edit(&state, user, id, StatusCode::OK, EditState::default()).await
+}
+
+/// `POST /users/{id}`: name, role, active.
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<EditForm>,
+) -> Result<Response, WebError> {
+    let Posted { user, form } = posted;
+    let id = parse_id(&id)?;
+    let current = db(&state, move |conn, _| live_user(conn, id)).await?;
+    require_manage(&user, current.role, "change")?;
+    let checked = (|| Ok::<_, WebError>((parse_name(&form.name)?, parse_role(&form.role)?)))();
+    let (name, role) = match checked {
+        Ok(v) => v,
+        Err(WebError::BadInput(m)) => {
+            let st = EditState {
+                edit: Some(form),
+                edit_error: Some(m),
+                ..EditState::default()
+            };
+            return render_edit(&state, user, id, StatusCode::BAD_REQUEST, st).await;
+        }
+        Err(e) => return Err(e),
+    };
+    require_manage(&user, role, "make users")?;
+    let active = form.active.is_some();
+    let who = user.clone();
+    let result = db(&state, move |conn, clock| {
+        let u = live_user(conn, id)?;
+        require_manage(&who, u.role, "change")?;
+        let patch = UserPatch {
+            name: (name.as_str() != u.name).then_some(name),
+            role: (role != u.role).then_some(role),
+            active: (active != u.active).then_some(active),
+            ..UserPatch::new(id)
+        };
+        if patch.name.is_none() && patch.role.is_none() && patch.active.is_none() {
+            return Ok(false);
+        }
+        if let Some(n) = &patch.name {
+            check_name_free(conn, n, Some(id))?;
+        }
+        if patch.role.is_some() {
+            guard_last_owner(conn, &u, "the role", "made a cashier or manager")?;
+        }
+        if patch.active == Some(false) {
+            guard_last_owner(conn, &u, "active", "turned off")?;
+        }
+        let mut changed = Vec::new();
+        if let Some(n) = &patch.name {
+            changed.push(format!("name {n}"));
+        }
+        if let Some(r) = patch.role {
+            changed.push(format!("role {}", r.as_str()));
+        }
+        if let Some(a) = patch.active {
+            changed.push(if a {
+                "activated".into()
+            } else {
+                "deactivated".to_string()
+            });
+        }
+        let now = clock.now();
+        let hlc = write::hlc_for(conn, now, "users", &id.to_string())?;
+        write::apply(
+            conn,
+            now,
+            &who,
+            &[Write {
+                body: OpBody::UserChanged(patch),
+                branch: None,
+                hlc,
+                action: "till_user.update",
+                detail: changed.join(", "),
+            }],
+        )?;
+        Ok(true)
+    })
+    .await;
+    match result {
+        Ok(true) => Ok(page::redirect_with_flash(
+            "/users",
+            "Till user saved; the tills get the change on their next sync.",
+        )),
+        Ok(false) => Ok(page::redirect_with_flash(
+            &format!("/users/{id}"),
+            "Nothing to change.",
+        )),
+        Err(WebError::BadInput(m)) => {
+            let st = EditState {
+                edit: Some(form),
+                edit_error: Some(m),
+                ..EditState::default()
+            };
+            render_edit(&state, user, id, StatusCode::BAD_REQUEST, st).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /users/{id}/pin`: a new PIN, typed twice.
+async fn reset_pin(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<PinForm>,
+) -> Result<Response, WebError> {
+    let Posted { user, form } = posted;
+    let id = parse_id(&id)?;
+    let current = db(&state, move |conn, _| live_user(conn, id)).await?;
+    require_manage(&user, current.role, "reset the PIN of")?;
+    let pin = match parse_new_pin(&form.pin, &form.pin_again) {
+        Ok(p) => p,
+        Err(WebError::BadInput(m)) => {
+            let st = EditState {
+                pin_error: Some(m),
+                ..EditState::default()
+            };
+            return render_edit(&state, user, id, StatusCode::BAD_REQUEST, st).await;
+        }
+        Err(e) => return Err(e),
+    };
+    let pin_hash = hash_pin(pin).await?;
+    let who = user.clone();
+    let name = current.name.clone();
+    db(&state, move |conn, clock| {
+        let u = live_user(conn, id)?;
+        // The role may have changed since it was checked above.
+        require_manage(&who, u.role, "reset the PIN of")?;
+        let now = clock.now();
+        let hlc = write::hlc_for(conn, now, "users", &id.to_string())?;
+        write::apply(
+            conn,
+            now,
+            &who,
+            &[Write {
+                body: OpBody::UserChanged(UserPatch {
+                    pin_hash: Some(pin_hash),
+                    ..UserPatch::new(id)
+                }),
+                branch: None,
+                hlc,
+                action: "till_user.pin_reset",
+                detail: "PIN reset".into(),
+            }],
+        )
+    })
+    .await?;
+    Ok(page::redirect_with_flash(
+        "/users",
+        &format!("{name}'s PIN was reset; the tills get it on their next sync."),
+    ))
+}
+
+/// `POST /users/{id}/delete`: a tombstone.
+async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<std::collections::HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let user = posted.user;
+    let id = parse_id(&id)?;
+    let current = db(&state, move |conn, _| live_user(conn, id)).await?;
+    require_manage(&user, current.role, "delete")?;
+    let who = user.clone();
+    let result = db(&state, move |conn, clock| {
+        let u = live_user(conn, id)?;
+        require_manage(&who, u.role, "delete")?;
+        guard_last_owner(conn, &u, "delete", "deleted")?;
+        let now = clock.now();
+        let hlc = write::hlc_for(conn, now, "users", &id.to_string())?;
+        write::apply(
+            conn,
+            now,
+            &who,
+            &[Write {
+                body: OpBody::UserDeleted(Tombstone {
+                    id,
+                    deleted_at: now,
+                }),
+                branch: None,
+                hlc,
+                action: "till_user.delete",
+                detail: format!("deleted {}", u.name),
+            }],
+        )
+    })
+    .await;
+    match result {
+        Ok(()) => Ok(page::redirect_with_flash(
+            "/users",
+            &format!("Till user {} deleted.", current.name),
+        )),
+        Err(WebError::BadInput(m)) => {
+            let st = EditState {
+                edit_error: Some(m),
+                ..EditState::default()
+            };
+            render_edit(&state, user, id, StatusCode::BAD_REQUEST, st).await
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -38,7 +38,11 @@ pub fn hlc_after(now: Timestamp, seen: Option<Hlc>) -> Hlc {
 
 /// The clock of record `id` in `table` (`products`, `categories`, `users`,
 /// `customers`, `expenses`), if it exists.
-pub fn record_hlc(conn: &Connection, table: &'static str, id: &str) -> rusqlite::Result<Option<Hlc>> {
+pub fn record_hlc(
+    conn: &Connection,
+    table: &'static str,
+    id: &str,
+) -> rusqlite::Result<Option<Hlc>> {
     let text: Option<String> = conn
         .prepare_cached(&format!("SELECT hlc FROM {table} WHERE id = ?1"))?
         .query_row([id], |r| r.get(0))
@@ -57,7 +61,12 @@ pub fn settings_hlc(conn: &Connection) -> rusqlite::Result<Option<Hlc>> {
 }
 
 /// The clock for a dashboard write to record `id` of `table`.
-pub fn hlc_for(conn: &Connection, now: Timestamp, table: &'static str, id: &str) -> rusqlite::Result<Hlc> {
+pub fn hlc_for(
+    conn: &Connection,
+    now: Timestamp,
+    table: &'static str,
+    id: &str,
+) -> rusqlite::Result<Hlc> {
     Ok(hlc_after(now, record_hlc(conn, table, id)?))
 }
 
@@ -77,7 +86,12 @@ pub struct Write<'a> {
 /// Applies `writes` in one transaction, with an audit row each, as
 /// `user`: all or nothing. A write the sync rules refuse is bad input (the
 /// reason says why) and nothing is changed.
-pub fn apply(conn: &mut Connection, now: Timestamp, user: &WebUser, writes: &[Write<'_>]) -> Result<(), WebError> {
+pub fn apply(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    writes: &[Write<'_>],
+) -> Result<(), WebError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for w in writes {
         let ctx = OpContext {
@@ -92,7 +106,15 @@ pub fn apply(conn: &mut Connection, now: Timestamp, user: &WebUser, writes: &[Wr
             Err(ApplyError::Reject { reason, .. }) => return Err(WebError::BadInput(reason)),
             Err(ApplyError::Db(e)) => return Err(WebError::internal(&e)),
         }
-        audit(&tx, now, user, w.action, w.body.kind(), &w.body.entity_id(), &w.detail)?;
+        audit(
+            &tx,
+            now,
+            user,
+            w.action,
+            w.body.kind(),
+            &w.body.entity_id(),
+            &w.detail,
+        )?;
     }
     tx.commit()?;
     Ok(())
@@ -113,6 +135,13 @@ pub fn audit(
         "INSERT INTO web_audit (at, user_id, action, entity, entity_id, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![now.as_millis(), user.id, action, entity, entity_id, detail])?;
+    .execute(params![
+        now.as_millis(),
+        user.id,
+        action,
+        entity,
+        entity_id,
+        detail
+    ])?;
     Ok(())
 }

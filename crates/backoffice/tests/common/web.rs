@@ -36,7 +36,11 @@ impl Page {
     pub fn assert_ok(&self, texts: &[&str]) {
         assert_eq!(self.status, StatusCode::OK, "{}", self.body);
         for t in texts {
-            assert!(self.body.contains(t), "the page lacks {t:?}:\n{}", self.body);
+            assert!(
+                self.body.contains(t),
+                "the page lacks {t:?}:\n{}",
+                self.body
+            );
         }
     }
 
@@ -44,8 +48,16 @@ impl Page {
     #[track_caller]
     pub fn assert_bad(&self, text: &str) {
         assert_eq!(self.status, StatusCode::BAD_REQUEST, "{}", self.body);
-        assert!(self.body.contains("form-error"), "no error box:\n{}", self.body);
-        assert!(self.body.contains(text), "the error lacks {text:?}:\n{}", self.body);
+        assert!(
+            self.body.contains("form-error"),
+            "no error box:\n{}",
+            self.body
+        );
+        assert!(
+            self.body.contains(text),
+            "the error lacks {text:?}:\n{}",
+            self.body
+        );
     }
 
     /// The value of the first `name="…" value="…"` hidden field.
@@ -70,7 +82,15 @@ impl TestServer {
     /// [`PASSWORD`].
     pub fn account(&self, username: &str, role: Role) {
         let conn = self.admin();
-        session::add_account(&conn, self.clock.as_ref(), username, username, role, PASSWORD).unwrap();
+        session::add_account(
+            &conn,
+            self.clock.as_ref(),
+            username,
+            username,
+            role,
+            PASSWORD,
+        )
+        .unwrap();
     }
 
     /// A browser that has not signed in.
@@ -93,7 +113,9 @@ impl TestServer {
         b.sign_in(username, PASSWORD).await.assert_redirect("/");
         let home = b.get("/").await;
         assert_eq!(home.status, StatusCode::OK, "{}", home.body);
-        b.csrf = home.field("_csrf").expect("a signed-in page carries the CSRF token");
+        b.csrf = home
+            .field("_csrf")
+            .expect("a signed-in page carries the CSRF token");
         b
     }
 }
@@ -131,10 +153,16 @@ impl Browser {
     /// Opens the sign-in page and signs in; answers the POST's response.
     pub async fn sign_in(&mut self, username: &str, password: &str) -> Page {
         let form = self.get("/login").await;
-        let token = form.field("_csrf").expect("the sign-in form has a CSRF token");
+        let token = form
+            .field("_csrf")
+            .expect("the sign-in form has a CSRF token");
         self.post_raw(
             "/login",
-            &[("_csrf", &token), ("username", username), ("password", password)],
+            &[
+                ("_csrf", &token),
+                ("username", username),
+                ("password", password),
+            ],
         )
         .await
     }

@@ -1,0 +1,662 @@
+//! The dashboard's business pages over real HTTP: branches (made and changed
+//! by owners, pulled by every till), business settings (a patch of the
+//! changed fields) and tax rates (basis points, retired as tombstones).
+
+mod common;
+
+use backoffice::web::session::Role;
+use common::*;
+use pos_domain::{BranchId, Currency, Hlc, TaxCode, TaxMode, TimeZone};
+use reqwest::StatusCode;
+use sync_protocol::{BranchState, ChangeBody, SettingsState, TaxRateRecord};
+
+/// Asserts that a request changed nothing: `before` is
+/// [`TestServer::snapshot`] taken before it.
+#[track_caller]
+fn unchanged(server: &TestServer, before: &str) {
+    assert!(server.snapshot() == before, "the request changed something");
+}
+
+async fn feed(server: &TestServer, key: &str) -> Vec<ChangeBody> {
+    let page = server.pull_ok(key, "").await;
+    assert!(!page.has_more);
+    page.changes.into_iter().map(|c| c.body).collect()
+}
+
+async fn pulled_branch(server: &TestServer, till: &Till, code: &str) -> BranchState {
+    feed(server, &till.key)
+        .await
+        .into_iter()
+        .filter_map(|b| match b {
+            ChangeBody::Branch(s) if s.code == code => Some(s),
+            _ => None,
+        })
+        .next_back()
+        .unwrap_or_else(|| panic!("the till pulled no branch {code}"))
+}
+
+async fn pulled_settings(server: &TestServer, till: &Till) -> SettingsState {
+    feed(server, &till.key)
+        .await
+        .into_iter()
+        .filter_map(|b| match b {
+            ChangeBody::Settings(s) => Some(s),
+            _ => None,
+        })
+        .next_back()
+        .expect("the till pulled the settings")
+}
+
+async fn pulled_rate(server: &TestServer, till: &Till, code: &str) -> TaxRateRecord {
+    feed(server, &till.key)
+        .await
+        .into_iter()
+        .filter_map(|b| match b {
+            ChangeBody::TaxRate(r) if r.code.as_str() == code => Some(r),
+            _ => None,
+        })
+        .next_back()
+        .unwrap_or_else(|| panic!("the till pulled no tax rate {code}"))
+}
+
+/// The HTML of the table row whose `data-testid` is `id`.
+fn row<'a>(body: &'a str, id: &str) -> Option<&'a str> {
+    let at = body.find(&format!("data-testid=\"{id}\""))?;
+    let rest = &body[at..];
+    Some(&rest[..rest.find("</tr>")?])
+}
+
+fn setting_clock(server: &TestServer, key: &str) -> Hlc {
+    let text: String = server
+        .admin()
+        .query_row(
+            "SELECT hlc FROM business_settings WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .unwrap();
+    text.parse().unwrap()
+}
+
+// Branches ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_owner_adds_a_branch_that_every_till_pulls() {
+    let server = start().await;
+    let owner = server.signed_in("owner", Role::Owner).await;
+    let (main, _) = ready_till(&server, "Main", "Till 1").await;
+
+    owner
+        .post(
+            "/branches",
+            &[
+                ("name", "Westlands"),
+                ("code", "wl1"),
+                ("time_zone", "Africa/Kampala"),
+            ],
+        )
+        .await
+        .assert_redirect("/branches");
+    let b = pulled_branch(&server, &main, "WL1").await;
+    assert_eq!(b.name, "Westlands");
+    assert_eq!(b.time_zone, TimeZone::parse("Africa/Kampala").unwrap());
+    assert!(b.deleted_at.is_none());
+    // No code given: one is made from the name.
+    owner
+        .post(
+            "/branches",
+            &[
+                ("name", "Kilimani Mall"),
+                ("code", ""),
+                ("time_zone", "Africa/Nairobi"),
+            ],
+        )
+        .await
+        .assert_redirect("/branches");
+    assert_eq!(
+        pulled_branch(&server, &main, "KILIMANI").await.name,
+        "Kilimani Mall"
+    );
+
+    // The list: devices and their last push and pull, in the branch's zone.
+    let page = owner.get("/branches").await;
+    page.assert_ok(&[
+        "Westlands",
+        "Kilimani Mall",
+        "Branch Kilimani Mall (KILIMANI) added.",
+    ]);
+    let main_row = row(&page.body, "branch-MAIN").unwrap();
+    assert!(
+        main_row.contains("<td class=\"num\">1</td>"),
+        "one device: {main_row}"
+    );
+    assert_eq!(
+        main_row.matches("2026-03-02 09:00").count(),
+        2,
+        "pushed and pulled at 09:00: {main_row}"
+    );
+    let west = row(&page.body, "branch-WL1").unwrap();
+    assert!(
+        west.contains("<td class=\"num\">0</td>") && west.matches("never").count() == 2,
+        "{west}"
+    );
+
+    // Bad input: the form again with what was typed, nothing changed.
+    let before = server.snapshot();
+    for (fields, message) in [
+        (
+            [
+                ("name", "main"),
+                ("code", ""),
+                ("time_zone", "Africa/Nairobi"),
+            ],
+            "the name: there is already a branch called 'Main'",
+        ),
+        (
+            [
+                ("name", "Parklands"),
+                ("code", "WL1"),
+                ("time_zone", "Africa/Nairobi"),
+            ],
+            "the code: a branch already has the code WL1",
+        ),
+        (
+            [
+                ("name", "Parklands"),
+                ("code", "MAIN"),
+                ("time_zone", "Africa/Nairobi"),
+            ],
+            "the code: a branch already has the code MAIN",
+        ),
+        (
+            [
+                ("name", "Parklands"),
+                ("code", "PARKLANDS1"),
+                ("time_zone", "Africa/Nairobi"),
+            ],
+            "the code 'PARKLANDS1' must be 1 to 8 letters",
+        ),
+        (
+            [
+                ("name", "Parklands"),
+                ("code", "P-1"),
+                ("time_zone", "Africa/Nairobi"),
+            ],
+            "the code 'P-1' must be 1 to 8 letters",
+        ),
+        (
+            [
+                ("name", "Parklands"),
+                ("code", ""),
+                ("time_zone", "Mars/Olympus"),
+            ],
+            "the time zone 'Mars/Olympus' is not a time zone",
+        ),
+        (
+            [
+                ("name", "  "),
+                ("code", ""),
+                ("time_zone", "Africa/Nairobi"),
+            ],
+            "the name cannot be empty",
+        ),
+    ] {
+        let page = owner.post("/branches", &fields).await;
+        page.assert_bad(message);
+        assert!(
+            page.body.contains(&format!("value=\"{}\"", fields[2].1)),
+            "{message}"
+        );
+        unchanged(&server, &before);
+    }
+    let no_token = [
+        ("name", "Parklands"),
+        ("code", ""),
+        ("time_zone", "Africa/Nairobi"),
+    ];
+    assert_eq!(
+        owner.post_raw("/branches", &no_token).await.status,
+        StatusCode::FORBIDDEN
+    );
+    unchanged(&server, &before);
+}
+
+#[tokio::test]
+async fn an_owner_renames_a_branch_and_changes_its_time_zone() {
+    let server = start().await;
+    let owner = server.signed_in("owner", Role::Owner).await;
+    let main = server.till("Main", "Till 1");
+    let _town = server.till("Town", "Till 1");
+    let first = pulled_branch(&server, &main, "MAIN").await;
+    let path = format!("/branches/{}", main.branch_id);
+
+    server.clock.advance_millis(60_000);
+    owner
+        .post(
+            &path,
+            &[
+                ("name", "Main Street"),
+                ("time_zone", "Africa/Dar_es_Salaam"),
+            ],
+        )
+        .await
+        .assert_redirect("/branches");
+    let b = pulled_branch(&server, &main, "MAIN").await;
+    assert_eq!((b.id, b.name.as_str()), (main.branch_id, "Main Street"));
+    assert_eq!(b.time_zone.name(), "Africa/Dar_es_Salaam");
+    assert!(
+        b.hlc > first.hlc,
+        "a newer clock: {} > {}",
+        b.hlc,
+        first.hlc
+    );
+    assert_eq!(b.code, "MAIN", "the code never changes");
+
+    let before = server.snapshot();
+    for (fields, message) in [
+        (
+            [("name", "town"), ("time_zone", "Africa/Nairobi")],
+            "there is already a branch called 'Town'",
+        ),
+        (
+            [("name", "Main Street"), ("time_zone", "Nairobi")],
+            "the time zone 'Nairobi' is not a time zone",
+        ),
+        (
+            [("name", ""), ("time_zone", "Africa/Nairobi")],
+            "the name cannot be empty",
+        ),
+    ] {
+        let page = owner.post(&path, &fields).await;
+        page.assert_bad(message);
+        assert!(
+            page.body.contains(&format!("value=\"{}\"", fields[1].1)),
+            "{message}"
+        );
+        unchanged(&server, &before);
+    }
+    // The same values again change nothing.
+    owner
+        .post(
+            &path,
+            &[
+                ("name", "Main Street"),
+                ("time_zone", "Africa/Dar_es_Salaam"),
+            ],
+        )
+        .await
+        .assert_redirect("/branches");
+    unchanged(&server, &before);
+    assert_eq!(
+        owner
+            .post(
+                &format!("/branches/{}", BranchId::new()),
+                &[("name", "X"), ("time_zone", "UTC")]
+            )
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_manager_sees_branches_and_settings_but_changes_nothing() {
+    let server = start().await;
+    let manager = server.signed_in("mary", Role::Manager).await;
+    let main = server.till("Main", "Till 1");
+    manager
+        .get("/branches")
+        .await
+        .assert_ok(&["read-only", "Main"]);
+    let settings = manager.get("/settings").await;
+    settings.assert_ok(&["read-only", "My Shop", "VAT16"]);
+    assert!(
+        settings.body.contains("<fieldset disabled"),
+        "the form is read-only"
+    );
+    assert!(!settings.body.contains("tax-rate-form"));
+
+    let before = server.snapshot();
+    for (path, fields) in [
+        (
+            "/branches".to_string(),
+            vec![
+                ("name", "Westlands"),
+                ("code", ""),
+                ("time_zone", "Africa/Nairobi"),
+            ],
+        ),
+        (
+            format!("/branches/{}", main.branch_id),
+            vec![("name", "Main Street"), ("time_zone", "Africa/Nairobi")],
+        ),
+        (
+            "/settings".to_string(),
+            vec![
+                ("store_name", "Duka Bora"),
+                ("currency", "KES"),
+                ("time_zone", "Africa/Nairobi"),
+                ("tax_mode", "inclusive"),
+            ],
+        ),
+        (
+            "/settings/tax-rates".to_string(),
+            vec![("code", "VAT8"), ("name", "VAT 8%"), ("percent", "8")],
+        ),
+        ("/settings/tax-rates/ZERO/delete".to_string(), vec![]),
+    ] {
+        let page = manager.post(&path, &fields).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}: {}", page.body);
+        assert!(
+            page.body.contains("only an owner may do this"),
+            "{}",
+            page.body
+        );
+        unchanged(&server, &before);
+    }
+}
+
+// Settings ------------------------------------------------------------------------
+
+fn settings_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("store_name", "My Shop"),
+        ("address", ""),
+        ("phone", ""),
+        ("tax_pin", ""),
+        ("receipt_header", ""),
+        ("receipt_footer", "Thank you!"),
+        ("currency", "KES"),
+        ("time_zone", "Africa/Nairobi"),
+        ("tax_mode", "inclusive"),
+    ];
+    for (k, v) in changes {
+        fields.iter_mut().find(|(f, _)| *f == *k).unwrap().1 = v;
+    }
+    fields
+}
+
+#[tokio::test]
+async fn settings_are_sent_as_a_patch_of_the_changed_fields() {
+    let server = start().await;
+    let owner = server.signed_in("owner", Role::Owner).await;
+    let (till, _) = ready_till(&server, "Main", "Till 1").await;
+
+    // Unchanged values change nothing.
+    let before = server.snapshot();
+    owner
+        .post("/settings", &settings_form(&[]))
+        .await
+        .assert_redirect("/settings");
+    unchanged(&server, &before);
+
+    server.clock.advance_millis(60_000);
+    let form = settings_form(&[
+        ("store_name", "  Duka Bora "),
+        ("address", "Moi Avenue, Nairobi"),
+        ("phone", "0712 345 678"),
+        ("tax_pin", "p051234567x"),
+        ("receipt_header", "Karibu!\r\nOpen 8 to 8"),
+        ("tax_mode", "exclusive"),
+    ]);
+    owner
+        .post("/settings", &form)
+        .await
+        .assert_redirect("/settings");
+    let s = pulled_settings(&server, &till).await;
+    assert_eq!(s.store_name, "Duka Bora");
+    assert_eq!(s.address, "Moi Avenue, Nairobi");
+    assert_eq!(s.phone, "+254712345678");
+    assert_eq!(s.tax_pin, "P051234567X");
+    assert_eq!(s.receipt_header, "Karibu!\nOpen 8 to 8");
+    assert_eq!(s.receipt_footer, "Thank you!");
+    assert_eq!(s.tax_mode, TaxMode::Exclusive);
+    assert_eq!(s.currency, Currency::KES);
+    // Only the changed settings carry the new clock.
+    assert!(setting_clock(&server, "store_name") > Hlc::ZERO);
+    assert_eq!(
+        setting_clock(&server, "store_name"),
+        setting_clock(&server, "tax_mode")
+    );
+    for untouched in ["receipt_footer", "currency", "time_zone"] {
+        assert_eq!(setting_clock(&server, untouched), Hlc::ZERO, "{untouched}");
+    }
+    let detail: String = server
+        .admin()
+        .query_row(
+            "SELECT detail FROM web_audit WHERE action = 'settings.update'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        detail,
+        "changed store name, address, phone, tax PIN, receipt header, tax mode"
+    );
+
+    // Bad input: the form again with what was typed, naming the field.
+    let before = server.snapshot();
+    for (field, value, message) in [
+        ("store_name", " ", "the store name cannot be empty"),
+        ("phone", "12", "the phone '12' is not a phone number"),
+        (
+            "tax_pin",
+            "P05-1",
+            "the tax PIN 'P05-1' must be up to 20 letters and digits",
+        ),
+        (
+            "currency",
+            "XYZ",
+            "the currency 'XYZ' is not a currency code",
+        ),
+        (
+            "currency",
+            "UGX",
+            "the currency cannot change from KES to UGX",
+        ),
+        (
+            "time_zone",
+            "Nairobi",
+            "the time zone 'Nairobi' is not a time zone",
+        ),
+        (
+            "tax_mode",
+            "both",
+            "the tax mode 'both' is not inclusive or exclusive",
+        ),
+        (
+            "receipt_footer",
+            "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13",
+            "the receipt footer has 13 lines",
+        ),
+    ] {
+        let mut fields = settings_form(&[("store_name", "Duka Bora 2")]);
+        fields.iter_mut().find(|(f, _)| *f == field).unwrap().1 = value;
+        let page = owner.post("/settings", &fields).await;
+        page.assert_bad(message);
+        if field != "store_name" {
+            assert!(
+                page.body.contains("value=\"Duka Bora 2\""),
+                "typed values stay: {message}"
+            );
+        }
+        unchanged(&server, &before);
+    }
+    let mut no_token = settings_form(&[("store_name", "Forged")]);
+    no_token.push(("_csrf", "forged"));
+    assert_eq!(
+        owner.post_raw("/settings", &no_token).await.status,
+        StatusCode::FORBIDDEN
+    );
+    unchanged(&server, &before);
+    owner
+        .get("/settings")
+        .await
+        .assert_ok(&["value=\"Duka Bora\"", "the currency is fixed at KES"]);
+}
+
+#[tokio::test]
+async fn the_currency_may_change_only_before_anything_is_priced() {
+    let server = start().await;
+    let owner = server.signed_in("owner", Role::Owner).await;
+    let till = server.till("Kampala", "Till 1");
+    owner
+        .post(
+            "/settings",
+            &settings_form(&[("currency", "ugx"), ("time_zone", "Africa/Kampala")]),
+        )
+        .await
+        .assert_redirect("/settings");
+    let s = pulled_settings(&server, &till).await;
+    assert_eq!(s.currency.code(), "UGX");
+    assert_eq!(s.time_zone.name(), "Africa/Kampala");
+}
+
+// Tax rates ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn tax_rates_are_added_changed_and_retired_in_basis_points() {
+    let server = start().await;
+    let owner = server.signed_in("owner", Role::Owner).await;
+    let (till, _) = ready_till(&server, "Main", "Till 1").await;
+
+    owner
+        .post(
+            "/settings/tax-rates",
+            &[("code", "vat8"), ("name", "VAT 8.5%"), ("percent", "8.5")],
+        )
+        .await
+        .assert_redirect("/settings");
+    let r = pulled_rate(&server, &till, "VAT8").await;
+    assert_eq!(
+        r,
+        TaxRateRecord {
+            code: TaxCode::parse("VAT8").unwrap(),
+            name: "VAT 8.5%".into(),
+            basis_points: 850,
+            deleted: false
+        }
+    );
+    owner
+        .get("/settings")
+        .await
+        .assert_ok(&["Tax rate VAT8 (8.5%) saved", "VAT 8.5%", "8.5%"]);
+    owner
+        .get("/settings?edit=VAT8")
+        .await
+        .assert_ok(&["value=\"VAT 8.5%\"", "value=\"8.5\""]);
+
+    server.clock.advance_millis(60_000);
+    owner
+        .post(
+            "/settings/tax-rates",
+            &[("code", "VAT8"), ("name", "VAT 8.25%"), ("percent", "8.25")],
+        )
+        .await
+        .assert_redirect("/settings");
+    assert_eq!(pulled_rate(&server, &till, "VAT8").await.basis_points, 825);
+
+    let before = server.snapshot();
+    for (fields, message) in [
+        (
+            [("code", "VAT8"), ("name", "VAT"), ("percent", "8.555")],
+            "the percent '8.555' is not a tax rate",
+        ),
+        (
+            [("code", "VAT8"), ("name", "VAT"), ("percent", "101")],
+            "the percent '101' is not a tax rate",
+        ),
+        (
+            [("code", "VAT8"), ("name", "VAT"), ("percent", "abc")],
+            "the percent 'abc' is not a tax rate",
+        ),
+        (
+            [("code", "VAT 8"), ("name", "VAT"), ("percent", "8")],
+            "the code: tax code 'VAT 8'",
+        ),
+        (
+            [("code", ""), ("name", "VAT"), ("percent", "8")],
+            "the code: tax code cannot be empty",
+        ),
+        (
+            [("code", "VAT8"), ("name", " "), ("percent", "8")],
+            "the tax rate name cannot be empty",
+        ),
+    ] {
+        let page = owner.post("/settings/tax-rates", &fields).await;
+        page.assert_bad(message);
+        assert!(
+            page.body.contains(&format!("value=\"{}\"", fields[2].1)),
+            "typed values stay: {message}"
+        );
+        unchanged(&server, &before);
+    }
+    // The same values again change nothing.
+    owner
+        .post(
+            "/settings/tax-rates",
+            &[
+                ("code", "VAT8"),
+                ("name", "VAT 8.25%"),
+                ("percent", "8.250"),
+            ],
+        )
+        .await
+        .assert_bad("the percent '8.250'");
+    owner
+        .post(
+            "/settings/tax-rates",
+            &[
+                ("code", "VAT8"),
+                ("name", "VAT 8.25%"),
+                ("percent", "8.25 %"),
+            ],
+        )
+        .await
+        .assert_redirect("/settings");
+    unchanged(&server, &before);
+
+    // A rate live products use stays; an unused one is retired.
+    owner
+        .post("/settings/tax-rates/VAT16/delete", &[])
+        .await
+        .assert_bad("tax rate VAT16 is used by 1 product; move them to another tax rate first");
+    assert_eq!(
+        owner
+            .post_raw("/settings/tax-rates/VAT8/delete", &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    unchanged(&server, &before);
+    server.clock.advance_millis(60_000);
+    owner
+        .post("/settings/tax-rates/VAT8/delete", &[])
+        .await
+        .assert_redirect("/settings");
+    let r = pulled_rate(&server, &till, "VAT8").await;
+    assert!(r.deleted && r.basis_points == 825, "{r:?}");
+    let page = owner.get("/settings").await;
+    assert!(
+        !page.body.contains("data-testid=\"rate-VAT8\""),
+        "a retired rate is not listed"
+    );
+    assert_eq!(
+        owner
+            .post("/settings/tax-rates/VAT8/delete", &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Saving it again brings it back.
+    server.clock.advance_millis(60_000);
+    owner
+        .post(
+            "/settings/tax-rates",
+            &[("code", "VAT8"), ("name", "VAT 8%"), ("percent", "8")],
+        )
+        .await
+        .assert_redirect("/settings");
+    let r = pulled_rate(&server, &till, "VAT8").await;
+    assert!(!r.deleted && r.basis_points == 800, "{r:?}");
+}
