@@ -140,17 +140,27 @@ async function waitFor(page, selector, what) {
   }
 }
 
-async function signIn(page, base, username, password) {
-  await open(page, base, '/login', 'the sign-in page');
+/** Fills in the open sign-in form and submits it; returns the response. */
+async function submitSignIn(page, username, password, what) {
   await page.fill('input[name=username]', username);
   await page.fill('input[name=password]', password);
-  const response = await clickAndLoad(page, page.locator(sel('login-submit')), 'sign in');
+  return clickAndLoad(page, page.locator(sel('login-submit')), what);
+}
+
+/** Signs in on the open sign-in form, which must lead to the dashboard. */
+async function signInHere(page, username, password) {
+  const response = await submitSignIn(page, username, password, 'sign in');
   expectOk(response, 'the page after signing in');
   await noFormError(page, 'signing in');
   if (new URL(page.url()).pathname !== '/') {
     fail(`signing in led to ${page.url()}, not the dashboard (/)`);
   }
   await waitFor(page, sel('signed-in-as'), 'the dashboard after signing in');
+}
+
+async function signIn(page, base, username, password) {
+  await open(page, base, '/login', 'the sign-in page');
+  await signInHere(page, username, password);
 }
 
 /** The sign-in page, a wrong password, then the right one. */
@@ -160,9 +170,7 @@ async function signInFirstTime(page, base, shots, username, password) {
   await shots.take(page, 'login');
 
   log('a wrong password is refused');
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', `${password}-wrong`);
-  const refused = await clickAndLoad(page, page.locator(sel('login-submit')), 'sign in (wrong password)');
+  const refused = await submitSignIn(page, username, `${password}-wrong`, 'sign in (wrong password)');
   if (refused && refused.status() === 200 && new URL(page.url()).pathname === '/') {
     fail('a wrong password signed in');
   }
@@ -171,15 +179,7 @@ async function signInFirstTime(page, base, shots, username, password) {
   await shots.take(page, 'login-wrong-password');
 
   log('the right password signs in');
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', password);
-  const response = await clickAndLoad(page, page.locator(sel('login-submit')), 'sign in');
-  expectOk(response, 'the page after signing in');
-  await noFormError(page, 'signing in');
-  if (new URL(page.url()).pathname !== '/') {
-    fail(`signing in led to ${page.url()}, not the dashboard (/)`);
-  }
-  await waitFor(page, sel('signed-in-as'), 'the dashboard after signing in');
+  await signInHere(page, username, password);
   await waitFor(page, sel('nav-dashboard'), 'the dashboard after signing in');
   await shots.take(page, 'dashboard');
 }
@@ -352,6 +352,17 @@ async function revoke(page, base, shots) {
   }
   log(`  sale page ${pathOf(page.url())}`);
   await shots.take(page, 'sale-detail');
+
+  log('the sale on the dashboard: today\'s bar of the chart is no longer empty');
+  await open(page, base, '/', 'the dashboard');
+  await waitFor(page, `${sel('sales-chart')} rect[data-value]`, 'the dashboard chart');
+  const values = await page
+    .locator(`${sel('sales-chart')} rect[data-value]`)
+    .evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('data-value'))));
+  if (!values.some((v) => v > 0)) {
+    fail(`the dashboard chart has no bar above zero after the till's sale (values ${values.join(',')})`);
+  }
+  await shots.take(page, 'dashboard-with-sale');
 
   log(`revoke "${deviceName}" on /devices`);
   await open(page, base, '/devices', 'the devices page');

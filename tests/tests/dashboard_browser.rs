@@ -16,11 +16,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backoffice::web::Role;
+use common::steps::{Steps, fresh_artifacts, screenshots, workspace_root};
 use common::{Server, Till, start_server, till};
 use pos_domain::SystemClock;
 use pos_sync::{ClientError, SyncError};
@@ -36,44 +37,6 @@ const DEVICE: &str = "Till 2";
 const NEW_BRANCH: &str = "Westlands";
 /// How long one run of the browser script may take, at most.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(240);
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Prints each step as it starts and ends, and which one failed.
-struct Steps {
-    current: Option<(u32, &'static str, Instant)>,
-}
-
-impl Steps {
-    fn start(&mut self, n: u32, what: &'static str) {
-        self.finish();
-        eprintln!("step {n}: {what} ...");
-        self.current = Some((n, what, Instant::now()));
-    }
-
-    fn finish(&mut self) {
-        if let Some((n, what, at)) = self.current.take() {
-            eprintln!("step {n}: {what}: ok ({} ms)", at.elapsed().as_millis());
-        }
-    }
-}
-
-impl Drop for Steps {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Some((n, what, _)) = &self.current {
-                eprintln!("step {n}: {what}: FAILED");
-            }
-        } else {
-            self.finish();
-        }
-    }
-}
 
 /// Runs `node tests/browser/dashboard.mjs <phase>` with `vars` (its progress
 /// shown as it goes) and returns the JSON line it printed.
@@ -161,12 +124,9 @@ fn server_sales(server: &Server, id: &str) -> (i64, Option<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and node; run by scripts/dashboard-e2e.sh"]
 async fn owner_changes_a_price_keys_a_till_sees_its_sale_and_revokes_it() {
-    let root = workspace_root();
-    let artifacts = root.join("target/e2e-artifacts/dashboard");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = fresh_artifacts("dashboard");
     let dir = tempfile::tempdir().unwrap();
-    let mut steps = Steps { current: None };
+    let mut steps = Steps::default();
 
     // 1. A fresh Back Office with an owner account and a product that a
     //    till of branch Main made.
@@ -320,13 +280,7 @@ async fn owner_changes_a_price_keys_a_till_sees_its_sale_and_revokes_it() {
     steps.finish();
     drop(steps);
     server.stop().await;
-    let mut shots: Vec<String> = std::fs::read_dir(&artifacts)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".png"))
-        .collect();
-    shots.sort();
+    let shots = screenshots(&artifacts);
     eprintln!("screenshots ({}): {}", shots.len(), shots.join(", "));
     eprintln!("artifacts: {}", artifacts.display());
 }

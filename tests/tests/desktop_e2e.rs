@@ -19,8 +19,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::steps::{Steps, fresh_artifacts, screenshots};
 use common::{Server, kes, new_product, restart_server, start_server};
-use desktop::{Driver, ENTER, Ui, app_binary, app_env, css, keystore, workspace_root};
+use desktop::{Driver, ENTER, Ui, app_binary, app_env, css, keystore};
 use pos_domain::Barcode;
 use pos_store::catalog::ProductUpdate;
 use pos_sync::{ApiKey, BackOffice};
@@ -30,45 +31,15 @@ const OWNER: &str = "Wanjiku Owner";
 const PIN: &str = "2580";
 const BREAD_BARCODE: &str = "6161101600019";
 
-/// Prints each step as it starts and ends; a step that panics is reported
-/// as failed (and the app's logs are kept) when the guard unwinds.
-struct Steps {
-    current: Option<(u32, &'static str, Instant)>,
-    artifacts: PathBuf,
-    data_dir: PathBuf,
-}
-
-impl Steps {
-    fn start(&mut self, n: u32, what: &'static str) {
-        self.finish();
-        eprintln!("step {n}: {what} ...");
-        self.current = Some((n, what, Instant::now()));
-    }
-
-    fn finish(&mut self) {
-        if let Some((n, what, at)) = self.current.take() {
-            eprintln!("step {n}: {what}: ok ({} ms)", at.elapsed().as_millis());
-        }
-    }
-}
-
-impl Drop for Steps {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Some((n, what, _)) = &self.current {
-                eprintln!("step {n}: {what}: FAILED");
-            }
-        } else {
-            self.finish();
-        }
-        // The app's own log files, for whoever reads a failure.
-        let logs = self.data_dir.join("logs");
-        if let Ok(entries) = std::fs::read_dir(&logs) {
-            let out = self.artifacts.join("app-logs");
-            let _ = std::fs::create_dir_all(&out);
-            for e in entries.flatten() {
-                let _ = std::fs::copy(e.path(), out.join(e.file_name()));
-            }
+/// Copies the app's own log files next to the screenshots, for whoever
+/// reads a failure.
+fn keep_app_logs(data_dir: &Path, artifacts: &Path) {
+    let logs = data_dir.join("logs");
+    if let Ok(entries) = std::fs::read_dir(&logs) {
+        let out = artifacts.join("app-logs");
+        let _ = std::fs::create_dir_all(&out);
+        for e in entries.flatten() {
+            let _ = std::fs::copy(e.path(), out.join(e.file_name()));
         }
     }
 }
@@ -207,18 +178,16 @@ async fn stop_server(server: Server) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built desktop app, tauri-driver and a display: run by scripts/desktop-e2e.sh"]
 async fn desktop_app_sells_syncs_and_survives_a_back_office_outage() {
-    let artifacts = workspace_root().join("target/e2e-artifacts/desktop");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = fresh_artifacts("desktop");
     let server_dir = tempfile::tempdir().unwrap();
     let app_dir = tempfile::tempdir().unwrap();
     let data_dir = app_dir.path().join("data");
     std::fs::create_dir_all(&data_dir).unwrap();
-    let mut steps = Steps {
-        current: None,
-        artifacts: artifacts.clone(),
-        data_dir: data_dir.clone(),
-    };
+    // A step that panics is reported as failed, and the app's logs are kept.
+    let mut steps = Steps::with_cleanup({
+        let (data_dir, artifacts) = (data_dir.clone(), artifacts.clone());
+        move || keep_app_logs(&data_dir, &artifacts)
+    });
 
     // 1. The Back Office, a key for the app, and a catalog made by another
     //    device of the same branch (so the app gets it by pulling).
@@ -481,15 +450,8 @@ async fn desktop_app_sells_syncs_and_survives_a_back_office_outage() {
     ui.close().await;
     drop(driver);
     stop_server(server).await;
-    let mut shots: Vec<_> = std::fs::read_dir(&artifacts)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".png"))
-        .collect();
-    shots.sort();
     eprintln!("screenshots in {}:", artifacts.display());
-    for s in shots {
+    for s in screenshots(&artifacts) {
         eprintln!("  {s}");
     }
 }

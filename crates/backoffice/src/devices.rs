@@ -1,5 +1,6 @@
-//! Devices, branches and API keys: what `whiz-backoffice device …` (and,
-//! later, Back Office > Settings > Connected Devices) does.
+//! Devices, branches and API keys: what `whiz-backoffice device …` and the
+//! dashboard's Connected devices and Branches pages do, and the list of
+//! branches the dashboard's pages share ([`all_branches`]).
 //!
 //! A key is `whiz_` followed by 40 random hex digits, shown once. The server
 //! keeps only its SHA-256 (`key_hash`, to authenticate) and its first 9
@@ -255,34 +256,85 @@ pub(crate) fn insert_branch(
     zone: TimeZone,
     now: Timestamp,
 ) -> rusqlite::Result<BranchId> {
-    let id = BranchId::new();
-    let hlc = server_hlc(now);
+    let branch = BranchState {
+        id: BranchId::new(),
+        code: code.to_string(),
+        name: name.to_string(),
+        time_zone: zone,
+        hlc: server_hlc(now),
+        deleted_at: None,
+    };
     conn.execute(
         "INSERT INTO branches (id, code, name, time_zone, created_at, hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
-            id.to_string(),
-            code,
-            name,
-            zone.name(),
+            branch.id.to_string(),
+            branch.code,
+            branch.name,
+            branch.time_zone.name(),
             now.as_millis(),
-            hlc.to_string()
+            branch.hlc.to_string()
         ],
     )?;
-    record_change(
-        conn,
-        &ChangeBody::Branch(BranchState {
-            id,
-            code: code.to_string(),
-            name: name.to_string(),
-            time_zone: zone,
-            hlc,
-            deleted_at: None,
-        }),
-        None,
-        None,
-        now,
-    )?;
+    let id = branch.id;
+    record_change(conn, &ChangeBody::Branch(branch), None, None, now)?;
     Ok(id)
+}
+
+/// Saves a live branch's name and time zone (the caller checked them; its
+/// code never changes) with its new clock, and records it in the change
+/// feed for every device.
+pub(crate) fn update_branch(
+    conn: &Connection,
+    branch: BranchState,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE branches SET name = ?2, time_zone = ?3, hlc = ?4 WHERE id = ?1",
+        params![
+            branch.id.to_string(),
+            branch.name,
+            branch.time_zone.name(),
+            branch.hlc.to_string()
+        ],
+    )?;
+    record_change(conn, &ChangeBody::Branch(branch), None, None, now)?;
+    Ok(())
+}
+
+/// A branch as the dashboard's pages list it.
+#[derive(Debug, Clone)]
+pub(crate) struct Branch {
+    pub id: String,
+    pub name: String,
+    /// Its business days and times are in this zone.
+    pub zone: TimeZone,
+    /// False once the branch is closed (deleted); its records stay.
+    pub live: bool,
+}
+
+/// The columns [`branch_row`] reads, from `branches`.
+pub(crate) const BRANCH_COLUMNS: &str = "id, name, time_zone, deleted_at IS NULL";
+
+/// A [`Branch`] from a row of [`BRANCH_COLUMNS`].
+pub(crate) fn branch_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Branch> {
+    let zone: String = r.get(2)?;
+    Ok(Branch {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        zone: TimeZone::parse(&zone).unwrap_or_default(),
+        live: r.get(3)?,
+    })
+}
+
+/// Every branch, live ones first (closed ones keep their sales and
+/// devices), each group by name.
+pub(crate) fn all_branches(conn: &Connection) -> rusqlite::Result<Vec<Branch>> {
+    conn.prepare_cached(&format!(
+        "SELECT {BRANCH_COLUMNS} FROM branches
+         ORDER BY deleted_at IS NOT NULL, name COLLATE NOCASE, id"
+    ))?
+    .query_map([], branch_row)?
+    .collect()
 }
 
 const DEVICE_SELECT: &str =

@@ -7,12 +7,13 @@ mod common;
 
 use backoffice::apply::customer_state;
 use backoffice::customer_merge::{aliases_of, canonical_customer, customer_balance};
+use common::seed::{credit_sale, customer_patch, ledger_payment, new_customer};
 use common::*;
-use pos_domain::{CustomerId, Hlc, LedgerEntryId, PaymentMethod, PhoneNumber, ProductId};
+use pos_domain::{CustomerId, Hlc, PaymentMethod, PhoneNumber};
 use sync_protocol::{
     ApplyChunk, ChangeBody, CustomerPatch, EntityKind, FullRecord, FullSyncMode, FullSyncRequest,
-    FullSyncResponse, LedgerEntryRecord, LedgerKind, OpBody, OpOutcome, PreviewPart, RejectCode,
-    SaleRecord, Tombstone, TransactionResponse, TransactionStatus,
+    FullSyncResponse, OpBody, OpOutcome, PreviewPart, RejectCode, Tombstone, TransactionResponse,
+    TransactionStatus,
 };
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ fn phone(text: &str) -> PhoneNumber {
 }
 
 /// The patch a till queues when it adds a customer: every field.
-fn new_customer(
+fn new_customer_with(
     id: CustomerId,
     who: &str,
     tel: Option<&str>,
@@ -30,65 +31,10 @@ fn new_customer(
     notes: Option<&str>,
 ) -> OpBody {
     OpBody::CustomerChanged(CustomerPatch {
-        name: Some(name(who)),
-        phone: Some(tel.map(phone)),
         email: Some(email.map(Into::into)),
-        credit_limit: Some(kes(limit)),
         notes: Some(notes.map(Into::into)),
-        ..CustomerPatch::new(id)
+        ..customer_patch(id, who, tel, limit)
     })
-}
-
-/// `units` sodas put on `customer`'s account, as the till's checkout records it.
-fn credit_sale(till: &mut Till, soda: ProductId, units: i64, customer: CustomerId) -> SaleRecord {
-    let mut sale = till.sale(&[(soda, "Soda 500ml", 80_00, units)]);
-    sale.customer_id = Some(customer);
-    sale.change = kes(0);
-    let p = &mut sale.payments[0];
-    p.method = PaymentMethod::Credit;
-    p.tendered = None;
-    p.change = None;
-    p.customer_id = Some(customer);
-    sale.ledger_entry = Some(LedgerEntryRecord {
-        id: LedgerEntryId::new(),
-        customer_id: customer,
-        branch_id: till.branch_id,
-        device_id: till.device_id,
-        kind: LedgerKind::CreditSale,
-        amount: sale.total,
-        sale_id: Some(sale.id),
-        method: None,
-        reference: Some(sale.receipt_no.clone()),
-        user_id: Some(till.cashier),
-        note: None,
-        created_at: sale.created_at,
-    });
-    sale
-}
-
-fn payment(till: &Till, customer: CustomerId, minor: i64) -> OpBody {
-    OpBody::LedgerEntryAdded(LedgerEntryRecord {
-        id: LedgerEntryId::new(),
-        customer_id: customer,
-        branch_id: till.branch_id,
-        device_id: till.device_id,
-        kind: LedgerKind::Payment,
-        amount: kes(-minor),
-        sale_id: None,
-        method: Some(PaymentMethod::Cash),
-        reference: None,
-        user_id: Some(till.cashier),
-        note: None,
-        created_at: till.now(),
-    })
-}
-
-async fn push_all_applied(server: &TestServer, key: String, ops: &[sync_protocol::OpEnvelope]) {
-    let res = server.push_ok(&key, ops).await;
-    assert!(
-        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
-        "{res:?}"
-    );
 }
 
 fn balance(server: &TestServer, id: CustomerId) -> i64 {
@@ -112,7 +58,7 @@ async fn the_same_phone_at_two_branches_becomes_one_customer_owing_both_sales() 
     let first = CustomerId::new();
     let main_sale = credit_sale(&mut main, soda, 2, first);
     let ops = [
-        main.op(new_customer(
+        main.op(new_customer_with(
             first,
             "Njeri",
             Some("0712 345 678"),
@@ -122,7 +68,7 @@ async fn the_same_phone_at_two_branches_becomes_one_customer_owing_both_sales() 
         )),
         main.op(OpBody::SaleRecorded(main_sale.clone())),
     ];
-    push_all_applied(&server, main.key.clone(), &ops).await;
+    server.push_applied(&main.key, &ops).await;
     let (_, main_cursor) = {
         let page = server.pull_ok(&main.key, "").await;
         (page.changes.len(), page.next_cursor)
@@ -134,7 +80,7 @@ async fn the_same_phone_at_two_branches_becomes_one_customer_owing_both_sales() 
     let second = CustomerId::new();
     let town_sale = credit_sale(&mut town, town_soda, 3, second);
     let ops = [
-        town.op(new_customer(
+        town.op(new_customer_with(
             second,
             "Mama Njeri",
             Some("+254712345678"),
@@ -144,7 +90,7 @@ async fn the_same_phone_at_two_branches_becomes_one_customer_owing_both_sales() 
         )),
         town.op(OpBody::SaleRecorded(town_sale.clone())),
     ];
-    push_all_applied(&server, town.key.clone(), &ops).await;
+    server.push_applied(&town.key, &ops).await;
 
     // One live customer; the second id is an alias of the first.
     assert_eq!(live_with_phone(&server, "0712345678"), 1);
@@ -234,45 +180,33 @@ async fn everything_naming_the_alias_lands_on_the_merged_customer() {
     let (mut town, _) = ready_till(&server, "Town", "Till 1").await;
     let first = CustomerId::new();
     let second = CustomerId::new();
-    let ops = [main.op(new_customer(
-        first,
-        "Otieno",
-        Some("0722000111"),
-        None,
-        1_000_00,
-        None,
-    ))];
-    push_all_applied(&server, main.key.clone(), &ops).await;
+    let ops = [main.op(new_customer(first, "Otieno", Some("0722000111"), 1_000_00))];
+    server.push_applied(&main.key, &ops).await;
     server.clock.advance_millis(1_000);
-    let ops = [town.op(new_customer(
-        second,
-        "Otieno J.",
-        Some("0722 000 111"),
-        None,
-        0,
-        None,
-    ))];
-    push_all_applied(&server, town.key.clone(), &ops).await;
+    let ops = [town.op(new_customer(second, "Otieno J.", Some("0722 000 111"), 0))];
+    server.push_applied(&town.key, &ops).await;
     assert_eq!(canonical_customer(&server.admin(), second).unwrap(), first);
 
     // Town, before pulling the merge, edits "its" customer, takes a payment
     // and later deletes him: all of it is about the merged customer.
     let main_sale = credit_sale(&mut main, soda, 10, first);
-    push_all_applied(
-        &server,
-        main.key.clone(),
-        &[main.op(OpBody::SaleRecorded(main_sale))],
-    )
-    .await;
+    let ops = [main.op(OpBody::SaleRecorded(main_sale))];
+    server.push_applied(&main.key, &ops).await;
     assert_eq!(balance(&server, first), 800_00);
     let ops = [
         town.op(OpBody::CustomerChanged(CustomerPatch {
             email: Some(Some("otieno@example.com".into())),
             ..CustomerPatch::new(second)
         })),
-        town.op(payment(&town, second, 300_00)),
+        town.op(ledger_payment(
+            &town,
+            second,
+            300_00,
+            PaymentMethod::Cash,
+            None,
+        )),
     ];
-    push_all_applied(&server, town.key.clone(), &ops).await;
+    server.push_applied(&town.key, &ops).await;
     let db = server.admin();
     let kept = customer_state(&db, first).unwrap();
     assert_eq!(kept.email.as_deref(), Some("otieno@example.com"));
@@ -302,15 +236,8 @@ async fn everything_naming_the_alias_lands_on_the_merged_customer() {
     // A later customer with the same phone joins the same account (not the
     // alias), and the alias table stays flat.
     let third = CustomerId::new();
-    let ops = [main.op(new_customer(
-        third,
-        "Otieno",
-        Some("+254722000111"),
-        None,
-        0,
-        None,
-    ))];
-    push_all_applied(&server, main.key.clone(), &ops).await;
+    let ops = [main.op(new_customer(third, "Otieno", Some("+254722000111"), 0))];
+    server.push_applied(&main.key, &ops).await;
     let db = server.admin();
     assert_eq!(canonical_customer(&db, third).unwrap(), first);
     assert_eq!(aliases_of(&db, first).unwrap(), vec![second, third]);
@@ -320,7 +247,7 @@ async fn everything_naming_the_alias_lands_on_the_merged_customer() {
         id: second,
         deleted_at: town.now(),
     }))];
-    push_all_applied(&server, town.key.clone(), &ops).await;
+    server.push_applied(&town.key, &ops).await;
     let db = server.admin();
     assert!(customer_state(&db, first).unwrap().deleted_at.is_some());
     assert_eq!(balance(&server, first), 580_00);
@@ -330,11 +257,9 @@ async fn everything_naming_the_alias_lands_on_the_merged_customer() {
         fourth,
         "Another Otieno",
         Some("0722000111"),
-        None,
         0,
-        None,
     ))];
-    push_all_applied(&server, main.key.clone(), &ops).await;
+    server.push_applied(&main.key, &ops).await;
     let db = server.admin();
     assert_eq!(canonical_customer(&db, fourth).unwrap(), fourth);
     assert!(customer_state(&db, fourth).unwrap().deleted_at.is_none());
@@ -352,49 +277,20 @@ async fn a_phone_edit_onto_another_customers_number_merges_and_repoints_aliases(
     let kamau_town = CustomerId::new();
     let wambui = CustomerId::new();
     let kamau_sale = credit_sale(&mut main, soda, 1, kamau);
-    push_all_applied(
-        &server,
-        main.key.clone(),
-        &[
-            main.op(new_customer(
-                kamau,
-                "Kamau",
-                Some("0733111222"),
-                None,
-                2_000_00,
-                None,
-            )),
-            main.op(OpBody::SaleRecorded(kamau_sale)),
-        ],
-    )
-    .await;
+    let ops = [
+        main.op(new_customer(kamau, "Kamau", Some("0733111222"), 2_000_00)),
+        main.op(OpBody::SaleRecorded(kamau_sale)),
+    ];
+    server.push_applied(&main.key, &ops).await;
     let alias_sale = credit_sale(&mut town, town_soda, 2, kamau_town);
     let wambui_sale = credit_sale(&mut town, town_soda, 4, wambui);
-    push_all_applied(
-        &server,
-        town.key.clone(),
-        &[
-            town.op(new_customer(
-                kamau_town,
-                "Kamau",
-                Some("0733 111 222"),
-                None,
-                0,
-                None,
-            )),
-            town.op(OpBody::SaleRecorded(alias_sale)),
-            town.op(new_customer(
-                wambui,
-                "Wambui",
-                Some("0744555666"),
-                None,
-                3_000_00,
-                None,
-            )),
-            town.op(OpBody::SaleRecorded(wambui_sale)),
-        ],
-    )
-    .await;
+    let ops = [
+        town.op(new_customer(kamau_town, "Kamau", Some("0733 111 222"), 0)),
+        town.op(OpBody::SaleRecorded(alias_sale)),
+        town.op(new_customer(wambui, "Wambui", Some("0744555666"), 3_000_00)),
+        town.op(OpBody::SaleRecorded(wambui_sale)),
+    ];
+    server.push_applied(&town.key, &ops).await;
     assert_eq!(balance(&server, kamau), 240_00);
     assert_eq!(balance(&server, wambui), 320_00);
 
@@ -405,7 +301,9 @@ async fn a_phone_edit_onto_another_customers_number_merges_and_repoints_aliases(
         phone: Some(Some(phone("+254744555666"))),
         ..CustomerPatch::new(kamau)
     }));
-    push_all_applied(&server, main.key.clone(), std::slice::from_ref(&edit)).await;
+    server
+        .push_applied(&main.key, std::slice::from_ref(&edit))
+        .await;
     let db = server.admin();
     assert_eq!(canonical_customer(&db, kamau).unwrap(), wambui);
     assert_eq!(canonical_customer(&db, kamau_town).unwrap(), wambui);
@@ -441,32 +339,10 @@ async fn a_bad_change_to_an_alias_is_rejected_and_changes_nothing() {
     let (mut town, _) = ready_till(&server, "Town", "Till 1").await;
     let first = CustomerId::new();
     let second = CustomerId::new();
-    push_all_applied(
-        &server,
-        main.key.clone(),
-        &[main.op(new_customer(
-            first,
-            "Achieng",
-            Some("0755000999"),
-            None,
-            0,
-            None,
-        ))],
-    )
-    .await;
-    push_all_applied(
-        &server,
-        town.key.clone(),
-        &[town.op(new_customer(
-            second,
-            "Achieng",
-            Some("0755000999"),
-            None,
-            0,
-            None,
-        ))],
-    )
-    .await;
+    let ops = [main.op(new_customer(first, "Achieng", Some("0755000999"), 0))];
+    server.push_applied(&main.key, &ops).await;
+    let ops = [town.op(new_customer(second, "Achieng", Some("0755000999"), 0))];
+    server.push_applied(&town.key, &ops).await;
     let before = customer_state(&server.admin(), first).unwrap();
     let changes_before = server.count("SELECT COUNT(*) FROM changes");
 
@@ -485,7 +361,13 @@ async fn a_bad_change_to_an_alias_is_rejected_and_changes_nothing() {
         other => panic!("{other:?}"),
     }
     // A ledger entry for a customer the server never heard of is still refused.
-    let stranger = town.op(payment(&town, CustomerId::new(), 100_00));
+    let stranger = town.op(ledger_payment(
+        &town,
+        CustomerId::new(),
+        100_00,
+        PaymentMethod::Cash,
+        None,
+    ));
     let res = server.push_ok(&town.key, &[stranger]).await;
     assert!(
         matches!(
@@ -526,33 +408,15 @@ async fn a_merge_stays_made_whatever_stale_copies_and_old_deletes_say() {
     let (mut town, _) = ready_till(&server, "Town", "Till 1").await;
     let first = CustomerId::new();
     let second = CustomerId::new();
-    push_all_applied(
-        &server,
-        main.key.clone(),
-        &[main.op(new_customer(
-            first,
-            "Wanjiru",
-            Some("0766123456"),
-            None,
-            1_000_00,
-            None,
-        ))],
-    )
-    .await;
+    let ops = [main.op(new_customer(first, "Wanjiru", Some("0766123456"), 1_000_00))];
+    server.push_applied(&main.key, &ops).await;
     server.clock.advance_millis(1_000);
     // Town's till: it created Wanjiru, and (clock 1 s later) deleted her
     // before the create reached the Back Office. The delete is pushed after
     // the merge, but ordered before it: it was about Town's record alone.
-    let create = town.op(new_customer(
-        second,
-        "Wanjiru K.",
-        Some("0766 123 456"),
-        None,
-        0,
-        None,
-    ));
+    let create = town.op(new_customer(second, "Wanjiru K.", Some("0766 123 456"), 0));
     let stale_delete_clock = Hlc::new(create.hlc.wall_ms(), create.hlc.counter(), 0);
-    push_all_applied(&server, town.key.clone(), &[create]).await;
+    server.push_applied(&town.key, &[create]).await;
     assert_eq!(canonical_customer(&server.admin(), second).unwrap(), first);
     let merged = customer_state(&server.admin(), first).unwrap();
     let old_delete = town.op_at(
@@ -562,7 +426,7 @@ async fn a_merge_stays_made_whatever_stale_copies_and_old_deletes_say() {
         }),
         stale_delete_clock,
     );
-    push_all_applied(&server, town.key.clone(), &[old_delete]).await;
+    server.push_applied(&town.key, &[old_delete]).await;
     assert_eq!(customer_state(&server.admin(), first).unwrap(), merged);
 
     // Town, not having pulled, runs Full Cloud Synchronization with its stale

@@ -7,16 +7,15 @@ use std::process::Command;
 
 use backoffice::apply::{expense_state, product_state, settings_state};
 use backoffice::devices;
+use common::seed::restock_record;
 use common::*;
-use pos_domain::{
-    ExpenseId, Hlc, MovementId, MovementKind, ProductId, Quantity, TimeZone, Timestamp,
-};
+use pos_domain::{ExpenseId, Hlc, ProductId, TimeZone, Timestamp};
 use serde_json::{Value, json};
 use sync_protocol::{
     ApplyAnswer, ApplyChunk, ChangeBody, EntityKind, ErrorCode, ExpensePaidWith, ExpensePatch,
     FinishAnswer, FinishRequest, FullRecord, FullSyncMode, FullSyncRequest, FullSyncResponse,
     ManifestEntry, OpBody, OpOutcome, PreviewAnswer, PreviewPart, ProductState, RecordRef,
-    RejectCode, StockMovementRecord, Tombstone, digest,
+    RejectCode, Tombstone, digest,
 };
 use uuid::Uuid;
 
@@ -159,21 +158,6 @@ fn expense_op(till: &Till, amount: i64) -> (ExpenseId, OpBody) {
             ..ExpensePatch::new(id)
         }),
     )
-}
-
-fn restock(till: &Till, product: ProductId, units: i64) -> StockMovementRecord {
-    StockMovementRecord {
-        id: MovementId::new(),
-        product_id: product,
-        branch_id: till.branch_id,
-        device_id: till.device_id,
-        kind: MovementKind::Restock,
-        quantity: Quantity::units(units),
-        sale_id: None,
-        user_id: Some(till.cashier),
-        note: None,
-        created_at: till.now(),
-    }
 }
 
 /// Rows of the tables Full Cloud Synchronization keeps for itself.
@@ -331,7 +315,7 @@ async fn a_preview_sees_only_this_branchs_sales_expenses_and_movements() {
     let town_sale = town.sale(&[(soda, "Soda 500ml", 80_00, 2)]);
     let (main_exp, e1) = expense_op(&main, 200_00);
     let (town_exp, e2) = expense_op(&town, 300_00);
-    let main_restock = restock(&main, soda, 10);
+    let main_restock = restock_record(&main, soda, 10);
     let ops = [
         main.op(OpBody::SaleRecorded(main_sale.clone())),
         main.op(e1),
@@ -612,7 +596,7 @@ async fn sales_are_unioned_and_bad_records_are_rejected_while_the_rest_apply() {
     server.push_ok(&main.key, &[op]).await;
 
     let offline = main.sale(&[(soda, "Soda 500ml", 80_00, 3)]);
-    let refill = restock(&main, soda, 24);
+    let refill = restock_record(&main, soda, 24);
     let ghost = main.sale(&[(ProductId::new(), "Ghost", 10_00, 1)]);
     let foreign = town.sale(&[(soda, "Soda 500ml", 80_00, 1)]);
     let sugar = till_product("Sugar 1kg", 180_00);

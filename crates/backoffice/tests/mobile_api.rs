@@ -3,55 +3,21 @@
 
 mod common;
 
-use backoffice::devices::{self, DeviceKind};
+use backoffice::devices::DeviceKind;
 use backoffice::rate_limit::RateLimit;
+use common::seed::restock;
 use common::*;
-use pos_domain::{
-    CategoryId, Hlc, HlcClock, MovementId, MovementKind, ProductId, Quantity, TaxMode,
-};
+use pos_domain::{CategoryId, ProductId, Quantity, TaxMode};
 use sync_protocol::{
-    CategoryPatch, ChangeBody, ErrorCode, MobileCatalog, OpBody, OpOutcome, ProductPatch,
-    StockMovementRecord, Tombstone, TransactionResponse, TransactionStatus,
+    CategoryPatch, ChangeBody, ErrorCode, MobileCatalog, OpBody, ProductPatch, Tombstone,
+    TransactionResponse, TransactionStatus,
 };
 
 /// A mobile device of `branch`, as a till that sells with `cashier`.
 fn mobile(server: &TestServer, branch: &str, name: &str, cashier: &Till) -> Till {
-    let mut conn = server.admin();
-    let new = devices::add_device(
-        &mut conn,
-        server.clock.as_ref(),
-        branch,
-        name,
-        DeviceKind::Mobile,
-    )
-    .unwrap();
-    Till {
-        key: new.api_key,
-        device_id: new.device.id,
-        branch_id: new.device.branch_id,
-        code: new.device.code,
-        branch_code: new.device.branch_code,
-        seq: 0,
-        hlc: HlcClock::resume(Hlc::node_of(new.device.id), Hlc::ZERO),
-        clock: server.clock.clone(),
-        receipts: 0,
-        cashier: cashier.cashier,
-    }
-}
-
-fn restock(till: &Till, product: ProductId, units: i64) -> OpBody {
-    OpBody::StockMoved(StockMovementRecord {
-        id: MovementId::new(),
-        product_id: product,
-        branch_id: till.branch_id,
-        device_id: till.device_id,
-        kind: MovementKind::Restock,
-        quantity: Quantity::units(units),
-        sale_id: None,
-        user_id: Some(till.cashier),
-        note: None,
-        created_at: till.now(),
-    })
+    let mut till = server.add_till(branch, name, DeviceKind::Mobile);
+    till.cashier = cashier.cashier;
+    till
 }
 
 async fn catalog(server: &TestServer, key: &str) -> MobileCatalog {
@@ -113,11 +79,7 @@ async fn the_catalog_has_live_products_with_this_branchs_stock() {
             deleted_at: main.now(),
         })),
     ];
-    let res = server.push_ok(&main.key, &ops).await;
-    assert!(
-        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
-        "{res:?}"
-    );
+    server.push_applied(&main.key, &ops).await;
     // Another branch's stock is not mixed in.
     let op = town.op(restock(&town, soda, 100));
     server.push_ok(&town.key, &[op]).await;
@@ -424,44 +386,22 @@ async fn a_burst_over_the_limit_gets_429_until_the_bucket_refills() {
 
 #[tokio::test]
 async fn a_mobile_credit_sale_adds_to_the_customers_ledger_once() {
-    use pos_domain::{CustomerId, LedgerEntryId, PaymentMethod};
-    use sync_protocol::{CustomerPatch, LedgerEntryRecord, LedgerKind};
+    use common::seed::{credit_sale, new_customer};
+    use pos_domain::CustomerId;
 
     let server = start().await;
     let (mut main, soda) = ready_till(&server, "Main", "Till 1").await;
     let customer = CustomerId::new();
-    let create = main.op(OpBody::CustomerChanged(CustomerPatch {
-        name: Some(name("Otieno")),
-        phone: Some(Some(pos_domain::PhoneNumber::parse("0712345678").unwrap())),
-        email: Some(None),
-        credit_limit: Some(kes(5_000_00)),
-        notes: Some(None),
-        ..CustomerPatch::new(customer)
-    }));
+    let create = main.op(new_customer(
+        customer,
+        "Otieno",
+        Some("0712345678"),
+        5_000_00,
+    ));
     server.push_ok(&main.key, &[create]).await;
 
     let mut waiter = mobile(&server, "Main", "Waiter 1", &main);
-    let mut sale = waiter.sale(&[(soda, "Soda 500ml", 80_00, 2)]);
-    sale.customer_id = Some(customer);
-    sale.change = kes(0);
-    sale.payments[0].method = PaymentMethod::Credit;
-    sale.payments[0].tendered = None;
-    sale.payments[0].change = None;
-    sale.payments[0].customer_id = Some(customer);
-    sale.ledger_entry = Some(LedgerEntryRecord {
-        id: LedgerEntryId::new(),
-        customer_id: customer,
-        branch_id: waiter.branch_id,
-        device_id: waiter.device_id,
-        kind: LedgerKind::CreditSale,
-        amount: sale.total,
-        sale_id: Some(sale.id),
-        method: None,
-        reference: Some(sale.receipt_no.clone()),
-        user_id: Some(waiter.cashier),
-        note: None,
-        created_at: sale.created_at,
-    });
+    let sale = credit_sale(&mut waiter, soda, 2, customer);
     let first = sale_answer(post_sale(&server, &waiter.key, &sale).await, 201).await;
     assert_eq!(first.status, TransactionStatus::Applied);
     let again = sale_answer(post_sale(&server, &waiter.key, &sale).await, 200).await;

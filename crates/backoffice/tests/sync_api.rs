@@ -659,90 +659,28 @@ async fn shutdown_lets_the_requests_in_flight_finish() {
 
 #[tokio::test]
 async fn a_credit_sale_and_its_void_keep_the_ledger_and_stock_as_sums() {
-    use pos_domain::{CustomerId, LedgerEntryId, MovementId, PaymentId, PaymentMethod};
-    use sync_protocol::{CustomerPatch, LedgerEntryRecord, LedgerKind, SaleKind};
+    use common::seed::{credit_sale, new_customer, void_of};
+    use pos_domain::CustomerId;
 
     let server = start().await;
     let (mut main, soda) = ready_till(&server, "Main", "Till 1").await;
     let (town, _) = ready_till(&server, "Town", "Till 1").await;
     let customer = CustomerId::new();
-    let create = main.op(OpBody::CustomerChanged(CustomerPatch {
-        name: Some(name("Otieno")),
-        phone: Some(Some(pos_domain::PhoneNumber::parse("0712345678").unwrap())),
-        email: Some(None),
-        credit_limit: Some(kes(5_000_00)),
-        notes: Some(None),
-        ..CustomerPatch::new(customer)
-    }));
-
-    let mut sale = main.sale(&[(soda, "Soda 500ml", 80_00, 2)]);
-    sale.customer_id = Some(customer);
-    sale.change = kes(0);
-    sale.payments[0].method = PaymentMethod::Credit;
-    sale.payments[0].tendered = None;
-    sale.payments[0].change = None;
-    sale.payments[0].customer_id = Some(customer);
-    sale.ledger_entry = Some(LedgerEntryRecord {
-        id: LedgerEntryId::new(),
-        customer_id: customer,
-        branch_id: main.branch_id,
-        device_id: main.device_id,
-        kind: LedgerKind::CreditSale,
-        amount: sale.total,
-        sale_id: Some(sale.id),
-        method: None,
-        reference: Some(sale.receipt_no.clone()),
-        user_id: Some(main.cashier),
-        note: None,
-        created_at: sale.created_at,
-    });
-
-    let mut void = sale.clone();
-    void.id = pos_domain::SaleId::new();
-    void.receipt_no = format!("MAIN-T1-{:06}", 99);
-    void.kind = SaleKind::Void;
-    void.original_sale_id = Some(sale.id);
-    void.reason = Some("wrong customer".into());
-    for l in &mut void.lines {
-        l.original_line_no = Some(l.line_no);
-        l.quantity = l.quantity.negated();
-        l.gross = l.gross.negated();
-        l.discount = l.discount.negated();
-        l.net = l.net.negated();
-        l.tax = l.tax.negated();
-        l.total = l.total.negated();
-    }
-    for p in &mut void.payments {
-        p.id = PaymentId::new();
-        p.amount = p.amount.negated();
-    }
-    for m in &mut void.movements {
-        m.id = MovementId::new();
-        m.kind = pos_domain::MovementKind::Return;
-        m.quantity = m.quantity.negated();
-        m.sale_id = Some(void.id);
-    }
-    if let Some(e) = &mut void.ledger_entry {
-        e.id = LedgerEntryId::new();
-        e.kind = LedgerKind::Refund;
-        e.amount = e.amount.negated();
-        e.sale_id = Some(void.id);
-    }
-    void.subtotal = sale.subtotal.negated();
-    void.discount = sale.discount.negated();
-    void.tax = sale.tax.negated();
-    void.total = sale.total.negated();
+    let create = main.op(new_customer(
+        customer,
+        "Otieno",
+        Some("0712345678"),
+        5_000_00,
+    ));
+    let sale = credit_sale(&mut main, soda, 2, customer);
+    let void = void_of(&mut main, &sale, "wrong customer");
 
     let ops = [
         create,
         main.op(OpBody::SaleRecorded(sale.clone())),
         main.op(OpBody::SaleRecorded(void)),
     ];
-    let res = server.push_ok(&main.key, &ops).await;
-    assert!(
-        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
-        "{res:?}"
-    );
+    server.push_applied(&main.key, &ops).await;
     assert_eq!(
         server.count(&format!(
             "SELECT SUM(amount_minor) FROM customer_ledger WHERE customer_id = '{customer}'"

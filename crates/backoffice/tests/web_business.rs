@@ -5,26 +5,15 @@
 mod common;
 
 use backoffice::web::session::Role;
+use common::web::testid_row;
 use common::*;
 use pos_domain::{BranchId, Currency, Hlc, TaxCode, TaxMode, TimeZone};
 use reqwest::StatusCode;
 use sync_protocol::{BranchState, ChangeBody, SettingsState, TaxRateRecord};
 
-/// Asserts that a request changed nothing: `before` is
-/// [`TestServer::snapshot`] taken before it.
-#[track_caller]
-fn unchanged(server: &TestServer, before: &str) {
-    assert!(server.snapshot() == before, "the request changed something");
-}
-
-async fn feed(server: &TestServer, key: &str) -> Vec<ChangeBody> {
-    let page = server.pull_ok(key, "").await;
-    assert!(!page.has_more);
-    page.changes.into_iter().map(|c| c.body).collect()
-}
-
 async fn pulled_branch(server: &TestServer, till: &Till, code: &str) -> BranchState {
-    feed(server, &till.key)
+    server
+        .feed(&till.key)
         .await
         .into_iter()
         .filter_map(|b| match b {
@@ -36,7 +25,8 @@ async fn pulled_branch(server: &TestServer, till: &Till, code: &str) -> BranchSt
 }
 
 async fn pulled_settings(server: &TestServer, till: &Till) -> SettingsState {
-    feed(server, &till.key)
+    server
+        .feed(&till.key)
         .await
         .into_iter()
         .filter_map(|b| match b {
@@ -48,7 +38,8 @@ async fn pulled_settings(server: &TestServer, till: &Till) -> SettingsState {
 }
 
 async fn pulled_rate(server: &TestServer, till: &Till, code: &str) -> TaxRateRecord {
-    feed(server, &till.key)
+    server
+        .feed(&till.key)
         .await
         .into_iter()
         .filter_map(|b| match b {
@@ -57,13 +48,6 @@ async fn pulled_rate(server: &TestServer, till: &Till, code: &str) -> TaxRateRec
         })
         .next_back()
         .unwrap_or_else(|| panic!("the till pulled no tax rate {code}"))
-}
-
-/// The HTML of the table row whose `data-testid` is `id`.
-fn row<'a>(body: &'a str, id: &str) -> Option<&'a str> {
-    let at = body.find(&format!("data-testid=\"{id}\""))?;
-    let rest = &body[at..];
-    Some(&rest[..rest.find("</tr>")?])
 }
 
 fn setting_clock(server: &TestServer, key: &str) -> Hlc {
@@ -125,7 +109,7 @@ async fn an_owner_adds_a_branch_that_every_till_pulls() {
         "Kilimani Mall",
         "Branch Kilimani Mall (KILIMANI) added.",
     ]);
-    let main_row = row(&page.body, "branch-MAIN").unwrap();
+    let main_row = testid_row(&page.body, "branch-MAIN").unwrap();
     assert!(
         main_row.contains("<td class=\"num\">1</td>"),
         "one device: {main_row}"
@@ -135,7 +119,7 @@ async fn an_owner_adds_a_branch_that_every_till_pulls() {
         2,
         "pushed and pulled at 09:00: {main_row}"
     );
-    let west = row(&page.body, "branch-WL1").unwrap();
+    let west = testid_row(&page.body, "branch-WL1").unwrap();
     assert!(
         west.contains("<td class=\"num\">0</td>") && west.matches("never").count() == 2,
         "{west}"
@@ -201,24 +185,22 @@ async fn an_owner_adds_a_branch_that_every_till_pulls() {
             "the name cannot be empty",
         ),
     ] {
-        let page = owner.post("/branches", &fields).await;
-        page.assert_bad(message);
-        assert!(
-            page.body.contains(&format!("value=\"{}\"", fields[2].1)),
-            "{message}"
-        );
-        unchanged(&server, &before);
+        owner
+            .post("/branches", &fields)
+            .await
+            .assert_bad_keeping(message, Some(fields[2].1));
+        server.assert_unchanged(&before);
     }
     let no_token = [
         ("name", "Parklands"),
         ("code", ""),
         ("time_zone", "Africa/Nairobi"),
     ];
-    assert_eq!(
-        owner.post_raw("/branches", &no_token).await.status,
-        StatusCode::FORBIDDEN
-    );
-    unchanged(&server, &before);
+    owner
+        .post_raw("/branches", &no_token)
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    server.assert_unchanged(&before);
 }
 
 #[tokio::test]
@@ -230,15 +212,13 @@ async fn an_owner_renames_a_branch_and_changes_its_time_zone() {
     let first = pulled_branch(&server, &main, "MAIN").await;
     let path = format!("/branches/{}", main.branch_id);
 
+    let renamed = [
+        ("name", "Main Street"),
+        ("time_zone", "Africa/Dar_es_Salaam"),
+    ];
     server.clock.advance_millis(60_000);
     owner
-        .post(
-            &path,
-            &[
-                ("name", "Main Street"),
-                ("time_zone", "Africa/Dar_es_Salaam"),
-            ],
-        )
+        .post(&path, &renamed)
         .await
         .assert_redirect("/branches");
     let b = pulled_branch(&server, &main, "MAIN").await;
@@ -267,36 +247,25 @@ async fn an_owner_renames_a_branch_and_changes_its_time_zone() {
             "the name cannot be empty",
         ),
     ] {
-        let page = owner.post(&path, &fields).await;
-        page.assert_bad(message);
-        assert!(
-            page.body.contains(&format!("value=\"{}\"", fields[1].1)),
-            "{message}"
-        );
-        unchanged(&server, &before);
+        owner
+            .post(&path, &fields)
+            .await
+            .assert_bad_keeping(message, Some(fields[1].1));
+        server.assert_unchanged(&before);
     }
     // The same values again change nothing.
     owner
-        .post(
-            &path,
-            &[
-                ("name", "Main Street"),
-                ("time_zone", "Africa/Dar_es_Salaam"),
-            ],
-        )
+        .post(&path, &renamed)
         .await
         .assert_redirect("/branches");
-    unchanged(&server, &before);
-    assert_eq!(
-        owner
-            .post(
-                &format!("/branches/{}", BranchId::new()),
-                &[("name", "X"), ("time_zone", "UTC")]
-            )
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    server.assert_unchanged(&before);
+    owner
+        .post(
+            &format!("/branches/{}", BranchId::new()),
+            &[("name", "X"), ("time_zone", "UTC")],
+        )
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -352,7 +321,7 @@ async fn a_manager_sees_branches_and_settings_but_changes_nothing() {
             "{}",
             page.body
         );
-        unchanged(&server, &before);
+        server.assert_unchanged(&before);
     }
 }
 
@@ -388,7 +357,7 @@ async fn settings_are_sent_as_a_patch_of_the_changed_fields() {
         .post("/settings", &settings_form(&[]))
         .await
         .assert_redirect("/settings");
-    unchanged(&server, &before);
+    server.assert_unchanged(&before);
 
     server.clock.advance_millis(60_000);
     let form = settings_form(&[
@@ -472,23 +441,19 @@ async fn settings_are_sent_as_a_patch_of_the_changed_fields() {
     ] {
         let mut fields = settings_form(&[("store_name", "Duka Bora 2")]);
         fields.iter_mut().find(|(f, _)| *f == field).unwrap().1 = value;
-        let page = owner.post("/settings", &fields).await;
-        page.assert_bad(message);
-        if field != "store_name" {
-            assert!(
-                page.body.contains("value=\"Duka Bora 2\""),
-                "typed values stay: {message}"
-            );
-        }
-        unchanged(&server, &before);
+        owner
+            .post("/settings", &fields)
+            .await
+            .assert_bad_keeping(message, (field != "store_name").then_some("Duka Bora 2"));
+        server.assert_unchanged(&before);
     }
     let mut no_token = settings_form(&[("store_name", "Forged")]);
     no_token.push(("_csrf", "forged"));
-    assert_eq!(
-        owner.post_raw("/settings", &no_token).await.status,
-        StatusCode::FORBIDDEN
-    );
-    unchanged(&server, &before);
+    owner
+        .post_raw("/settings", &no_token)
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    server.assert_unchanged(&before);
     owner
         .get("/settings")
         .await
@@ -583,13 +548,11 @@ async fn tax_rates_are_added_changed_and_retired_in_basis_points() {
             "the tax rate name cannot be empty",
         ),
     ] {
-        let page = owner.post("/settings/tax-rates", &fields).await;
-        page.assert_bad(message);
-        assert!(
-            page.body.contains(&format!("value=\"{}\"", fields[2].1)),
-            "typed values stay: {message}"
-        );
-        unchanged(&server, &before);
+        owner
+            .post("/settings/tax-rates", &fields)
+            .await
+            .assert_bad_keeping(message, Some(fields[2].1));
+        server.assert_unchanged(&before);
     }
     // The same values again change nothing.
     owner
@@ -614,21 +577,18 @@ async fn tax_rates_are_added_changed_and_retired_in_basis_points() {
         )
         .await
         .assert_redirect("/settings");
-    unchanged(&server, &before);
+    server.assert_unchanged(&before);
 
     // A rate live products use stays; an unused one is retired.
     owner
         .post("/settings/tax-rates/VAT16/delete", &[])
         .await
         .assert_bad("tax rate VAT16 is used by 1 product; move them to another tax rate first");
-    assert_eq!(
-        owner
-            .post_raw("/settings/tax-rates/VAT8/delete", &[])
-            .await
-            .status,
-        StatusCode::FORBIDDEN
-    );
-    unchanged(&server, &before);
+    owner
+        .post_raw("/settings/tax-rates/VAT8/delete", &[])
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    server.assert_unchanged(&before);
     server.clock.advance_millis(60_000);
     owner
         .post("/settings/tax-rates/VAT8/delete", &[])
@@ -641,13 +601,10 @@ async fn tax_rates_are_added_changed_and_retired_in_basis_points() {
         !page.body.contains("data-testid=\"rate-VAT8\""),
         "a retired rate is not listed"
     );
-    assert_eq!(
-        owner
-            .post("/settings/tax-rates/VAT8/delete", &[])
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    owner
+        .post("/settings/tax-rates/VAT8/delete", &[])
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
     // Saving it again brings it back.
     server.clock.advance_millis(60_000);
     owner

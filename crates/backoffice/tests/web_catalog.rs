@@ -744,16 +744,12 @@ async fn a_deleted_product_is_a_tombstone_the_till_pulls() {
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(server.snapshot(), before);
-    assert_eq!(
-        b.get("/products/not-a-product").await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        b.get(&format!("/products/{}", ProductId::new()))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    b.get("/products/not-a-product")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    b.get(&format!("/products/{}", ProductId::new()))
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

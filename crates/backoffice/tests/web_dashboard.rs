@@ -4,129 +4,11 @@
 mod common;
 
 use backoffice::web::session::Role;
-use common::web::Page;
+use common::seed::{new_customer, on_credit, paid_by, restock, void_of};
 use common::*;
-use pos_domain::{
-    CustomerId, LedgerEntryId, MovementId, MovementKind, PaymentId, PaymentMethod, ProductId,
-    Quantity, SaleId, TimeZone, Timestamp,
-};
+use pos_domain::{CustomerId, PaymentMethod, ProductId, Quantity, TimeZone};
 use reqwest::StatusCode;
-use sync_protocol::{
-    CustomerPatch, LedgerEntryRecord, LedgerKind, OpBody, OpEnvelope, OpOutcome, ProductPatch,
-    SaleKind, SaleRecord, StockMovementRecord,
-};
-
-const MINUTE: i64 = 60_000;
-const DAY: i64 = 24 * 60 * MINUTE;
-
-// Seeding ----------------------------------------------------------------------
-
-fn paid_by(sale: &mut SaleRecord, method: PaymentMethod, reference: Option<&str>) {
-    sale.change = kes(0);
-    let p = &mut sale.payments[0];
-    p.method = method;
-    p.tendered = None;
-    p.change = None;
-    p.reference = reference.map(str::to_string);
-}
-
-fn on_credit(till: &Till, sale: &mut SaleRecord, customer: CustomerId) {
-    paid_by(sale, PaymentMethod::Credit, None);
-    sale.customer_id = Some(customer);
-    sale.payments[0].customer_id = Some(customer);
-    sale.ledger_entry = Some(LedgerEntryRecord {
-        id: LedgerEntryId::new(),
-        customer_id: customer,
-        branch_id: till.branch_id,
-        device_id: till.device_id,
-        kind: LedgerKind::CreditSale,
-        amount: sale.total,
-        sale_id: Some(sale.id),
-        method: None,
-        reference: Some(sale.receipt_no.clone()),
-        user_id: Some(till.cashier),
-        note: None,
-        created_at: sale.created_at,
-    });
-}
-
-/// The void of a cash sale, recorded now by `till`.
-fn void_of(till: &mut Till, sale: &SaleRecord, reason: &str) -> SaleRecord {
-    let mut void = sale.clone();
-    till.receipts += 1;
-    void.id = SaleId::new();
-    void.receipt_no = format!("{}-{}-{:06}", till.branch_code, till.code, till.receipts);
-    void.kind = SaleKind::Void;
-    void.original_sale_id = Some(sale.id);
-    void.reason = Some(reason.into());
-    void.created_at = till.now();
-    void.change = kes(0);
-    for l in &mut void.lines {
-        l.original_line_no = Some(l.line_no);
-        l.quantity = l.quantity.negated();
-        l.gross = l.gross.negated();
-        l.discount = l.discount.negated();
-        l.net = l.net.negated();
-        l.tax = l.tax.negated();
-        l.total = l.total.negated();
-    }
-    for p in &mut void.payments {
-        p.id = PaymentId::new();
-        p.amount = p.amount.negated();
-        p.tendered = None;
-        p.change = None;
-    }
-    for m in &mut void.movements {
-        m.id = MovementId::new();
-        m.kind = MovementKind::Return;
-        m.quantity = m.quantity.negated();
-        m.sale_id = Some(void.id);
-        m.created_at = till.now();
-    }
-    void.subtotal = sale.subtotal.negated();
-    void.discount = sale.discount.negated();
-    void.tax = sale.tax.negated();
-    void.total = sale.total.negated();
-    void
-}
-
-fn restock(till: &Till, product: ProductId, units: i64) -> OpBody {
-    OpBody::StockMoved(StockMovementRecord {
-        id: MovementId::new(),
-        product_id: product,
-        branch_id: till.branch_id,
-        device_id: till.device_id,
-        kind: MovementKind::Restock,
-        quantity: Quantity::units(units),
-        sale_id: None,
-        user_id: Some(till.cashier),
-        note: None,
-        created_at: till.now(),
-    })
-}
-
-async fn push_all(server: &TestServer, till: &Till, ops: &[OpEnvelope]) {
-    let res = server.push_ok(&till.key, ops).await;
-    assert!(
-        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
-        "{res:?}"
-    );
-}
-
-fn at(server: &TestServer, millis: i64) {
-    server.clock.set(Timestamp::from_millis(millis));
-}
-
-/// The text of the element marked `data-testid="{id}"`, up to `end`.
-fn part<'a>(page: &'a Page, id: &str, end: &str) -> &'a str {
-    let marker = format!("data-testid=\"{id}\"");
-    let at = page
-        .body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {marker}:\n{}", page.body));
-    let rest = &page.body[at..];
-    &rest[..rest.find(end).map_or(rest.len(), |e| e + end.len())]
-}
+use sync_protocol::{OpBody, OpEnvelope, ProductPatch};
 
 #[track_caller]
 fn has_all(text: &str, wanted: &[&str]) {
@@ -134,6 +16,8 @@ fn has_all(text: &str, wanted: &[&str]) {
         assert!(text.contains(w), "{w:?} not in:\n{text}");
     }
 }
+
+// Seeding ----------------------------------------------------------------------
 
 /// Two branches (T0 is Monday 2026-03-02, 09:00 in Nairobi):
 ///
@@ -154,34 +38,27 @@ async fn shop(server: &TestServer) -> Shop {
     let (mut town, _) = ready_till(server, "Town", "Till 1").await;
     let mango = ProductId::new();
     let customer = CustomerId::new();
-    at(server, T0 - 4 * DAY);
+    server.at(T0 - 4 * DAY);
     let setup = [
         main.op(new_product(mango, "Mango, ripe", 50_00)),
         main.op(OpBody::ProductChanged(ProductPatch {
             low_stock: Some(Some(Quantity::units(5))),
             ..ProductPatch::new(mango)
         })),
-        main.op(OpBody::CustomerChanged(CustomerPatch {
-            name: Some(name("Otieno")),
-            phone: Some(None),
-            email: Some(None),
-            credit_limit: Some(kes(5_000_00)),
-            notes: Some(None),
-            ..CustomerPatch::new(customer)
-        })),
+        main.op(new_customer(customer, "Otieno", None, 5_000_00)),
         main.op(restock(&main, soda, 100)),
         main.op(restock(&main, mango, 6)),
     ];
-    push_all(server, &main, &setup).await;
+    server.push_applied(&main.key, &setup).await;
     let op = town.op(restock(&town, soda, 100));
-    push_all(server, &town, &[op]).await;
+    server.push_applied(&town.key, &[op]).await;
 
     let mut sales = Vec::new();
-    at(server, T0 - 3 * DAY);
+    server.at(T0 - 3 * DAY);
     sales.push(main.sale(&[(soda, "Soda 500ml", 80_00, 1)]));
-    at(server, T0 - DAY);
+    server.at(T0 - DAY);
     sales.push(main.sale(&[(mango, "Mango, ripe", 50_00, 1)]));
-    at(server, T0);
+    server.at(T0);
     let voided = main.sale(&[(soda, "Soda 500ml", 80_00, 2)]);
     sales.push(voided.clone());
     let mut s = main.sale(&[(mango, "Mango, ripe", 50_00, 1)]);
@@ -190,13 +67,13 @@ async fn shop(server: &TestServer) -> Shop {
     let mut s = main.sale(&[(soda, "Soda 500ml", 80_00, 3)]);
     on_credit(&main, &mut s, customer);
     sales.push(s);
-    at(server, T0 + 5 * MINUTE);
+    server.at(T0 + 5 * MINUTE);
     sales.push(void_of(&mut main, &voided, "rang twice"));
     let ops: Vec<OpEnvelope> = sales
         .iter()
         .map(|s| main.op(OpBody::SaleRecorded(s.clone())))
         .collect();
-    push_all(server, &main, &ops).await;
+    server.push_applied(&main.key, &ops).await;
 
     let d = town.sale(&[(soda, "Soda 500ml", 80_00, 1)]);
     let mut e = town.sale(&[(mango, "Mango, ripe", 50_00, 2)]);
@@ -205,8 +82,8 @@ async fn shop(server: &TestServer) -> Shop {
         town.op(OpBody::SaleRecorded(d)),
         town.op(OpBody::SaleRecorded(e)),
     ];
-    push_all(server, &town, &ops).await;
-    at(server, T0 + 30 * MINUTE);
+    server.push_applied(&town.key, &ops).await;
+    server.at(T0 + 30 * MINUTE);
     Shop {
         main,
         town,
@@ -230,7 +107,7 @@ async fn the_dashboard_adds_up_each_branch_and_all_of_them() {
     assert!(!page.body.contains("data-testid=\"no-sales\""));
 
     // Net of the void; sales counted without it; each period its own.
-    let main = part(&page, &format!("figures-{}", shop.main.branch_id), "</tr>");
+    let main = page.part(&format!("figures-{}", shop.main.branch_id), "</tr>");
     has_all(
         main,
         &[
@@ -248,14 +125,14 @@ async fn the_dashboard_adds_up_each_branch_and_all_of_them() {
         2,
         "today and this week: {main}"
     );
-    let town = part(&page, &format!("figures-{}", shop.town.branch_id), "</tr>");
+    let town = page.part(&format!("figures-{}", shop.town.branch_id), "</tr>");
     assert_eq!(
         town.matches("<strong>KES 180.00</strong></div><div class=\"muted\">2 sales</div>")
             .count(),
         3,
         "{town}"
     );
-    let all = part(&page, "figures-all", "</tr>");
+    let all = page.part("figures-all", "</tr>");
     has_all(
         all,
         &[
@@ -263,9 +140,9 @@ async fn the_dashboard_adds_up_each_branch_and_all_of_them() {
             "<strong>KES 520.00</strong></div><div class=\"muted\">6 sales, 1 void/refund</div>",
         ],
     );
-    has_all(part(&page, "today-net", "</div>"), &["KES 470.00"]);
-    has_all(part(&page, "week-net", "</div>"), &["KES 470.00"]);
-    has_all(part(&page, "month-net", "</div>"), &["KES 520.00"]);
+    has_all(page.part("today-net", "</div>"), &["KES 470.00"]);
+    has_all(page.part("week-net", "</div>"), &["KES 470.00"]);
+    has_all(page.part("month-net", "</div>"), &["KES 520.00"]);
 
     // Takings by method: today, then this month.
     for (method, today, month) in [
@@ -274,7 +151,7 @@ async fn the_dashboard_adds_up_each_branch_and_all_of_them() {
         ("card", "KES 100.00", "KES 100.00"),
         ("credit", "KES 240.00", "KES 240.00"),
     ] {
-        let row = part(&page, &format!("method-{method}"), "</tr>");
+        let row = page.part(&format!("method-{method}"), "</tr>");
         assert!(
             row.contains(&format!(
                 "<td class=\"num\">{today}</td><td class=\"num\">{month}</td>"
@@ -285,7 +162,7 @@ async fn the_dashboard_adds_up_each_branch_and_all_of_them() {
 
     // Best sellers this month, by revenue, net of the void; February's
     // soda is not this month's.
-    let best = part(&page, "best-sellers", "</table>");
+    let best = page.part("best-sellers", "</table>");
     let rows: Vec<&str> = best.split("data-testid=\"best-seller\"").skip(1).collect();
     assert_eq!(rows.len(), 2, "{best}");
     has_all(
@@ -306,7 +183,7 @@ async fn the_dashboard_adds_up_each_branch_and_all_of_them() {
     );
 
     // Low stock: Main's mango at 4 (alert at 5), Town's below zero.
-    let low = part(&page, "low-stock", "</table>");
+    let low = page.part("low-stock", "</table>");
     let rows: Vec<&str> = low.split("data-testid=\"low-stock-row\"").skip(1).collect();
     assert_eq!(rows.len(), 2, "{low}");
     has_all(
@@ -331,7 +208,7 @@ async fn the_chart_has_a_bar_for_each_of_the_last_30_days() {
     let _shop = shop(&server).await;
     let b = server.signed_in("owner", Role::Owner).await;
     let page = b.get("/").await;
-    let chart = part(&page, "sales-chart", "</svg>");
+    let chart = page.part("sales-chart", "</svg>");
     assert!(
         chart.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""),
         "{chart}"
@@ -381,13 +258,13 @@ async fn the_branch_filter_narrows_everything() {
             .contains(&format!("figures-{}", shop.main.branch_id))
     );
     assert!(!page.body.contains("figures-all"));
-    has_all(part(&page, "today-net", "</div>"), &["KES 180.00"]);
-    let cash = part(&page, "method-cash", "</tr>");
+    has_all(page.part("today-net", "</div>"), &["KES 180.00"]);
+    let cash = page.part("method-cash", "</tr>");
     assert!(
         cash.contains("<td class=\"num\">KES 80.00</td><td class=\"num\">KES 80.00</td>"),
         "{cash}"
     );
-    let chart = part(&page, "sales-chart", "</svg>");
+    let chart = page.part("sales-chart", "</svg>");
     assert!(
         chart.contains("<title>2026-03-02: KES 180.00 (2 sales)</title>"),
         "{chart}"
@@ -396,7 +273,7 @@ async fn the_branch_filter_narrows_everything() {
         chart.contains("<title>2026-02-27: KES 0.00 (0 sales)</title>"),
         "{chart}"
     );
-    let low = part(&page, "low-stock", "</table>");
+    let low = page.part("low-stock", "</table>");
     assert_eq!(
         low.matches("data-testid=\"low-stock-row\"").count(),
         1,
@@ -428,11 +305,11 @@ async fn today_is_each_branchs_own_business_day() {
     s.business_day = zone.business_day(far.now()).to_string();
     assert_eq!(s.business_day, "2026-03-01");
     let op = far.op(OpBody::SaleRecorded(s));
-    push_all(&server, &far, &[op]).await;
+    server.push_applied(&far.key, &[op]).await;
 
     let b = server.signed_in("owner", Role::Owner).await;
     let page = b.get("/").await;
-    let row = part(&page, &format!("figures-{}", far.branch_id), "</tr>");
+    let row = page.part(&format!("figures-{}", far.branch_id), "</tr>");
     has_all(row, &["2026-03-01 · Pacific/Pago_Pago"]);
     // Today, this week (Mon 23 Feb – Sun 1 Mar) and this month all hold it.
     assert_eq!(
@@ -440,7 +317,7 @@ async fn today_is_each_branchs_own_business_day() {
         3,
         "{row}"
     );
-    let chart = part(&page, "sales-chart", "</svg>");
+    let chart = page.part("sales-chart", "</svg>");
     assert!(
         chart.contains("<title>2026-03-01: KES 80.00 (1 sale)</title>"),
         "{chart}"
@@ -460,10 +337,10 @@ async fn a_new_business_is_told_how_to_connect_a_till() {
     let b = server.signed_in("owner", Role::Owner).await;
     let page = b.get("/").await;
     page.assert_ok(&["No sales yet", "Connected devices", "href=\"/devices\""]);
-    has_all(part(&page, "no-sales", "</section>"), &["Add a device"]);
+    has_all(page.part("no-sales", "</section>"), &["Add a device"]);
     assert!(!page.body.contains("data-testid=\"sales-chart\""));
     has_all(
-        part(&page, "low-stock", "</div>"),
+        page.part("low-stock", "</div>"),
         &["No product is at or below its low-stock level."],
     );
 
@@ -471,7 +348,7 @@ async fn a_new_business_is_told_how_to_connect_a_till() {
     let _ = ready_till(&server, "Main", "Till 1").await;
     let page = b.get("/").await;
     has_all(
-        part(&page, "no-sales", "</section>"),
+        page.part("no-sales", "</section>"),
         &["Your tills are connected but have not sent a sale yet"],
     );
 

@@ -6,21 +6,10 @@ mod common;
 
 use backoffice::devices::hash_key;
 use backoffice::web::session::Role;
-use common::web::{Browser, Page};
+use common::web::{Browser, Page, testid_text};
 use common::{TestServer, Till};
-use pos_domain::{Hlc, HlcClock, UserId};
 use reqwest::StatusCode;
 use sync_protocol::OpOutcome;
-
-/// The text of the element marked `data-testid="ID"` (up to the next tag).
-fn testid_text(body: &str, id: &str) -> Option<String> {
-    let marker = format!("data-testid=\"{id}\"");
-    let at = body.find(&marker)?;
-    let rest = &body[at..];
-    let start = rest.find('>')? + 1;
-    let end = rest[start..].find('<')? + start;
-    Some(rest[start..end].to_string())
-}
 
 /// The `<tr>` of the device named `name` on the devices page.
 fn device_row<'a>(body: &'a str, name: &str) -> &'a str {
@@ -43,19 +32,14 @@ fn till_for_key(server: &TestServer, key: &str) -> Till {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap();
-    let device_id = device.parse().unwrap();
-    Till {
-        key: key.to_string(),
-        device_id,
-        branch_id: branch.parse().unwrap(),
+    Till::new(
+        server,
+        key.to_string(),
+        device.parse().unwrap(),
+        branch.parse().unwrap(),
         code,
         branch_code,
-        seq: 0,
-        hlc: HlcClock::resume(Hlc::node_of(device_id), Hlc::ZERO),
-        clock: server.clock.clone(),
-        receipts: 0,
-        cashier: UserId::new(),
-    }
+    )
 }
 
 /// Every text value in every table of the database that contains `needle`.
@@ -390,11 +374,12 @@ async fn a_manager_sees_the_list_but_cannot_make_or_revoke_keys() {
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     let id = device_id(&server, "Till 1");
     let path = format!("/devices/{id}/revoke");
-    assert_eq!(b.post(&path, &[]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        b.post(&path, &[("confirm", "yes")]).await.status,
-        StatusCode::FORBIDDEN
-    );
+    b.post(&path, &[])
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    b.post(&path, &[("confirm", "yes")])
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
     assert_eq!(server.snapshot(), before);
     assert_eq!(audit_rows(&server).len(), 0);
     server.stop().await;
@@ -473,10 +458,9 @@ async fn without_the_csrf_token_nothing_changes() {
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
     let mut forged = vec![("_csrf", "0000")];
     forged.extend_from_slice(&fields);
-    assert_eq!(
-        b.post_raw("/devices", &forged).await.status,
-        StatusCode::FORBIDDEN
-    );
+    b.post_raw("/devices", &forged)
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
     let id = device_id(&server, "Till 1");
     let page = b
         .post_raw(&format!("/devices/{id}/revoke"), &[("confirm", "yes")])

@@ -4,125 +4,12 @@
 mod common;
 
 use backoffice::web::session::Role;
+use common::seed::{new_customer, on_credit, paid_by, restock, void_of};
 use common::web::Page;
 use common::*;
-use pos_domain::{
-    CustomerId, LedgerEntryId, Money, MovementId, MovementKind, PaymentId, PaymentMethod,
-    ProductId, Quantity, SaleId, Timestamp,
-};
+use pos_domain::{CustomerId, Money, PaymentMethod, ProductId, SaleId};
 use reqwest::StatusCode;
-use sync_protocol::{
-    CustomerPatch, LedgerEntryRecord, LedgerKind, OpBody, OpEnvelope, OpOutcome, SaleKind,
-    SaleRecord, StockMovementRecord, UserPatch,
-};
-
-const MINUTE: i64 = 60_000;
-const DAY: i64 = 24 * 60 * MINUTE;
-
-// Seeding ----------------------------------------------------------------------
-
-fn paid_by(sale: &mut SaleRecord, method: PaymentMethod, reference: Option<&str>) {
-    sale.change = kes(0);
-    let p = &mut sale.payments[0];
-    p.method = method;
-    p.tendered = None;
-    p.change = None;
-    p.reference = reference.map(str::to_string);
-}
-
-fn on_credit(till: &Till, sale: &mut SaleRecord, customer: CustomerId) {
-    paid_by(sale, PaymentMethod::Credit, None);
-    sale.customer_id = Some(customer);
-    sale.payments[0].customer_id = Some(customer);
-    sale.ledger_entry = Some(LedgerEntryRecord {
-        id: LedgerEntryId::new(),
-        customer_id: customer,
-        branch_id: till.branch_id,
-        device_id: till.device_id,
-        kind: LedgerKind::CreditSale,
-        amount: sale.total,
-        sale_id: Some(sale.id),
-        method: None,
-        reference: Some(sale.receipt_no.clone()),
-        user_id: Some(till.cashier),
-        note: None,
-        created_at: sale.created_at,
-    });
-}
-
-/// The void of `sale`, recorded now by `till` with the next receipt number.
-fn void_of(till: &mut Till, sale: &SaleRecord, reason: &str) -> SaleRecord {
-    let mut void = sale.clone();
-    till.receipts += 1;
-    void.id = SaleId::new();
-    void.receipt_no = format!("{}-{}-{:06}", till.branch_code, till.code, till.receipts);
-    void.kind = SaleKind::Void;
-    void.original_sale_id = Some(sale.id);
-    void.reason = Some(reason.into());
-    void.created_at = till.now();
-    void.change = kes(0);
-    for l in &mut void.lines {
-        l.original_line_no = Some(l.line_no);
-        l.quantity = l.quantity.negated();
-        l.gross = l.gross.negated();
-        l.discount = l.discount.negated();
-        l.net = l.net.negated();
-        l.tax = l.tax.negated();
-        l.total = l.total.negated();
-    }
-    for p in &mut void.payments {
-        p.id = PaymentId::new();
-        p.amount = p.amount.negated();
-        p.tendered = None;
-        p.change = None;
-    }
-    for m in &mut void.movements {
-        m.id = MovementId::new();
-        m.kind = MovementKind::Return;
-        m.quantity = m.quantity.negated();
-        m.sale_id = Some(void.id);
-        m.created_at = till.now();
-    }
-    if let Some(e) = &mut void.ledger_entry {
-        e.id = LedgerEntryId::new();
-        e.kind = LedgerKind::Refund;
-        e.amount = e.amount.negated();
-        e.sale_id = Some(void.id);
-        e.created_at = till.now();
-    }
-    void.subtotal = sale.subtotal.negated();
-    void.discount = sale.discount.negated();
-    void.tax = sale.tax.negated();
-    void.total = sale.total.negated();
-    void
-}
-
-fn restock(till: &Till, product: ProductId, units: i64) -> OpBody {
-    OpBody::StockMoved(StockMovementRecord {
-        id: MovementId::new(),
-        product_id: product,
-        branch_id: till.branch_id,
-        device_id: till.device_id,
-        kind: MovementKind::Restock,
-        quantity: Quantity::units(units),
-        sale_id: None,
-        user_id: Some(till.cashier),
-        note: None,
-        created_at: till.now(),
-    })
-}
-
-async fn push_all(server: &TestServer, till: &Till, ops: &[OpEnvelope]) {
-    let res = server.push_ok(&till.key, ops).await;
-    assert!(
-        res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
-        "{res:?}"
-    );
-}
-
-fn at(server: &TestServer, millis: i64) {
-    server.clock.set(Timestamp::from_millis(millis));
-}
+use sync_protocol::{OpBody, OpEnvelope, SaleRecord, UserPatch};
 
 /// `1250.50`: how the CSV writes an amount.
 fn dec(m: Money) -> String {
@@ -130,6 +17,8 @@ fn dec(m: Money) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}", minor.abs() / 100, minor.abs() % 100)
 }
+
+// Seeding ----------------------------------------------------------------------
 
 /// Two branches and their sales:
 ///
@@ -169,52 +58,45 @@ async fn shop(server: &TestServer) -> Shop {
     let setup = [
         main.op(new_product(mango, "Mango, ripe", 50_00)),
         main.op(new_product(formula, "=SUM(A1)", 10_00)),
-        main.op(OpBody::CustomerChanged(CustomerPatch {
-            name: Some(name("Mama \"Njeri\"")),
-            phone: Some(None),
-            email: Some(None),
-            credit_limit: Some(kes(5_000_00)),
-            notes: Some(None),
-            ..CustomerPatch::new(customer)
-        })),
+        main.op(new_customer(customer, "Mama \"Njeri\"", None, 5_000_00)),
         main.op(restock(&main, soda, 100)),
         main.op(restock(&main, mango, 100)),
     ];
-    push_all(server, &main, &setup).await;
+    server.push_applied(&main.key, &setup).await;
     let op = town.op(rename);
-    push_all(server, &town, &[op]).await;
+    server.push_applied(&town.key, &[op]).await;
 
     let mut sales = Vec::new();
-    at(server, T0 - 3 * DAY);
+    server.at(T0 - 3 * DAY);
     sales.push(main.sale(&[(soda, "Soda 500ml", 80_00, 1)]));
-    at(server, T0 - DAY);
+    server.at(T0 - DAY);
     let mut s = main.sale(&[(mango, "Mango, ripe", 50_00, 2)]);
     paid_by(&mut s, PaymentMethod::Mpesa, Some("QJK3ABC123"));
     sales.push(s);
-    at(server, T0);
+    server.at(T0);
     sales.push(main.sale(&[
         (formula, "=SUM(A1)", 10_00, 1),
         (mango, "Mango, ripe", 50_00, 1),
     ]));
-    at(server, T0 + 5 * MINUTE);
+    server.at(T0 + 5 * MINUTE);
     let mut s = main.sale(&[(soda, "Soda 500ml", 80_00, 3)]);
     on_credit(&main, &mut s, customer);
     sales.push(s.clone());
-    at(server, T0 + 10 * MINUTE);
+    server.at(T0 + 10 * MINUTE);
     sales.push(void_of(&mut main, &s, "wrong customer"));
     let ops: Vec<OpEnvelope> = sales
         .iter()
         .map(|s| main.op(OpBody::SaleRecorded(s.clone())))
         .collect();
-    push_all(server, &main, &ops).await;
+    server.push_applied(&main.key, &ops).await;
 
-    at(server, T0 + 15 * MINUTE);
+    server.at(T0 + 15 * MINUTE);
     let mut s = town.sale(&[(soda, "Soda 500ml", 80_00, 2)]);
     paid_by(&mut s, PaymentMethod::Card, None);
     let op = town.op(OpBody::SaleRecorded(s.clone()));
-    push_all(server, &town, &[op]).await;
+    server.push_applied(&town.key, &[op]).await;
     sales.push(s);
-    at(server, T0 + 30 * MINUTE);
+    server.at(T0 + 30 * MINUTE);
     Shop { main, town, sales }
 }
 
@@ -227,20 +109,9 @@ fn receipts(page: &Page) -> Vec<String> {
         .collect()
 }
 
-/// The text of the element marked `data-testid="{id}"`, up to `end`.
-fn part<'a>(page: &'a Page, id: &str, end: &str) -> &'a str {
-    let marker = format!("data-testid=\"{id}\"");
-    let at = page
-        .body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {marker}:\n{}", page.body));
-    let rest = &page.body[at..];
-    &rest[..rest.find(end).map_or(rest.len(), |e| e + end.len())]
-}
-
 fn totals(page: &Page) -> (String, String, String) {
     let value = |id: &str| {
-        let t = part(page, id, "</div>");
+        let t = page.part(id, "</div>");
         t[t.find('>').unwrap() + 1..t.len() - "</div>".len()].to_string()
     };
     (
@@ -276,7 +147,7 @@ async fn the_list_shows_every_branch_newest_first_with_totals() {
     // A row: time in the branch's zone, branch, till, cashier, customer,
     // methods, total, and a link to the receipt.
     let credit = shop.sale("MAIN-T1-000004");
-    let row = part(&page, "sale-row\" data-receipt=\"MAIN-T1-000004", "</tr>");
+    let row = page.part("sale-row\" data-receipt=\"MAIN-T1-000004", "</tr>");
     for text in [
         format!("href=\"/sales/{}\"", credit.id).as_str(),
         "2026-03-02 09:05",
@@ -289,12 +160,12 @@ async fn the_list_shows_every_branch_newest_first_with_totals() {
     ] {
         assert!(row.contains(text), "{text} not in {row}");
     }
-    let void = part(&page, "sale-row\" data-receipt=\"MAIN-T1-000005", "</tr>");
+    let void = page.part("sale-row\" data-receipt=\"MAIN-T1-000005", "</tr>");
     assert!(
         void.contains("Void") && void.contains("KES -240.00"),
         "{void}"
     );
-    let town = part(&page, "sale-row\" data-receipt=\"TOWN-T1-000001", "</tr>");
+    let town = page.part("sale-row\" data-receipt=\"TOWN-T1-000001", "</tr>");
     assert!(
         town.contains("<td>Town</td>")
             && town.contains("<td>Otieno</td>")
@@ -422,11 +293,11 @@ async fn the_list_pages_by_a_hundred() {
     let (mut till, soda) = ready_till(&server, "Main", "Till 1").await;
     let mut ops = Vec::new();
     for i in 0..101 {
-        at(&server, T0 + i * MINUTE);
+        server.at(T0 + i * MINUTE);
         let s = till.sale(&[(soda, "Soda 500ml", 80_00, 1)]);
         ops.push(till.op(OpBody::SaleRecorded(s)));
     }
-    push_all(&server, &till, &ops).await;
+    server.push_applied(&till.key, &ops).await;
     let b = server.signed_in("owner", Role::Owner).await;
 
     let first = b.get("/sales?method=cash").await;
@@ -527,7 +398,7 @@ async fn a_receipt_shows_its_lines_payments_and_voids() {
     let void = shop.sale("MAIN-T1-000005");
     let page = b.get(&format!("/sales/{}", credit.id)).await;
     page.assert_ok(&["Sale MAIN-T1-000004", "2026-03-02 09:05", "Main", "Wanjiku"]);
-    let lines = part(&page, "sale-lines", "</table>");
+    let lines = page.part("sale-lines", "</table>");
     for text in [
         "Soda 500ml",
         ">3<",
@@ -538,14 +409,14 @@ async fn a_receipt_shows_its_lines_payments_and_voids() {
     ] {
         assert!(lines.contains(text), "{text} not in {lines}");
     }
-    let payments = part(&page, "sale-payments", "</table>");
+    let payments = page.part("sale-payments", "</table>");
     assert!(
         payments.contains("<td>Credit</td>")
             && payments.contains("KES 240.00")
             && payments.contains("Mama &quot;Njeri&quot;"),
         "{payments}"
     );
-    let returns = part(&page, "sale-returns", "</table>");
+    let returns = page.part("sale-returns", "</table>");
     assert!(
         returns.contains(&format!("href=\"/sales/{}\"", void.id))
             && returns.contains("MAIN-T1-000005")
@@ -557,7 +428,7 @@ async fn a_receipt_shows_its_lines_payments_and_voids() {
     // The void links back to what it voids.
     let page = b.get(&format!("/sales/{}", void.id)).await;
     page.assert_ok(&["Void MAIN-T1-000005", "wrong customer", "KES -240.00"]);
-    let original = part(&page, "original-sale", "</p>");
+    let original = page.part("original-sale", "</p>");
     assert!(
         original.contains(&format!("href=\"/sales/{}\"", credit.id))
             && original.contains("MAIN-T1-000004"),
@@ -575,7 +446,7 @@ async fn a_receipt_shows_its_lines_payments_and_voids() {
     ]);
     let cash = shop.sale("MAIN-T1-000001");
     let page = b.get(&format!("/sales/{}", cash.id)).await;
-    let payments = part(&page, "sale-payments", "</table>");
+    let payments = page.part("sale-payments", "</table>");
     assert!(
         payments.contains("<td>Cash</td>")
             && payments.contains("KES 80.00")
@@ -698,11 +569,11 @@ async fn a_big_export_has_no_paging() {
     let (mut till, soda) = ready_till(&server, "Main", "Till 1").await;
     let mut ops = Vec::new();
     for i in 0..150 {
-        at(&server, T0 + i * MINUTE);
+        server.at(T0 + i * MINUTE);
         let s = till.sale(&[(soda, "Soda 500ml", 80_00, 1)]);
         ops.push(till.op(OpBody::SaleRecorded(s)));
     }
-    push_all(&server, &till, &ops).await;
+    server.push_applied(&till.key, &ops).await;
     let b = server.signed_in("owner", Role::Owner).await;
     let (_, _, text) = csv(&b, "/sales.csv?from=2026-03-02&to=2026-03-02").await;
     assert_eq!(text.matches("\r\n").count(), 151);

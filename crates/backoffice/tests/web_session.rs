@@ -3,7 +3,7 @@
 mod common;
 
 use backoffice::web::session::{self, Role};
-use common::web::PASSWORD;
+use common::web::{Browser, PASSWORD, Page};
 use reqwest::StatusCode;
 
 /// Every page of the dashboard (GET), for the "sign in first" check.
@@ -23,6 +23,23 @@ const PAGES: &[&str] = &[
     "/sync-log",
     "/sync-exceptions",
 ];
+
+/// Signs in as wanjiku through the form opened with `?next={next}`, which
+/// asks to go to `next` afterwards.
+async fn sign_in_then(b: &Browser, next: &str) -> Page {
+    let form = b.get(&format!("/login?next={next}")).await;
+    let token = form.field("_csrf").unwrap();
+    b.post_raw(
+        "/login",
+        &[
+            ("_csrf", &token),
+            ("username", "wanjiku"),
+            ("password", PASSWORD),
+            ("next", next),
+        ],
+    )
+    .await
+}
 
 #[tokio::test]
 async fn a_fresh_install_has_no_account_and_says_how_to_make_one() {
@@ -100,7 +117,7 @@ async fn sign_in_sets_a_safe_cookie_and_sign_out_ends_the_session() {
     // Sign-out without the token is refused and the session lives on.
     let res = b.post_raw("/logout", &[]).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    assert_eq!(b.get("/").await.status, StatusCode::OK);
+    b.get("/").await.assert_status(StatusCode::OK);
     b.post("/logout", &[]).await.assert_redirect("/login");
     b.get("/").await.assert_redirect("/login*");
     assert_eq!(server.count("SELECT COUNT(*) FROM web_sessions"), 0);
@@ -178,35 +195,11 @@ async fn the_sign_in_form_needs_its_own_token_and_a_safe_next() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(server.count("SELECT COUNT(*) FROM web_sessions"), 0);
     // `next` may only be a path of this site.
-    let form = b.get("/login?next=//evil.example/x").await;
-    let token = form.field("_csrf").unwrap();
-    let res = b
-        .post_raw(
-            "/login",
-            &[
-                ("_csrf", &token),
-                ("username", "wanjiku"),
-                ("password", PASSWORD),
-                ("next", "//evil.example/x"),
-            ],
-        )
-        .await;
-    res.assert_redirect("/");
+    sign_in_then(&b, "//evil.example/x")
+        .await
+        .assert_redirect("/");
     let mut b = server.browser();
-    let form = b.get("/login?next=/sales").await;
-    let token = form.field("_csrf").unwrap();
-    let res = b
-        .post_raw(
-            "/login",
-            &[
-                ("_csrf", &token),
-                ("username", "wanjiku"),
-                ("password", PASSWORD),
-                ("next", "/sales"),
-            ],
-        )
-        .await;
-    res.assert_redirect("/sales");
+    sign_in_then(&b, "/sales").await.assert_redirect("/sales");
     b.csrf.clear();
 }
 
@@ -230,22 +223,12 @@ async fn a_cross_site_post_is_refused() {
 async fn sessions_end_when_idle_or_when_the_account_is_disabled() {
     let server = common::start().await;
     let b = server.signed_in("wanjiku", Role::Owner).await;
-    server
-        .clock
-        .advance_millis(session::SESSION_IDLE_MS - 60_000);
-    assert_eq!(
-        b.get("/").await.status,
-        StatusCode::OK,
-        "used within the idle time"
-    );
-    server
-        .clock
-        .advance_millis(session::SESSION_IDLE_MS - 60_000);
-    assert_eq!(
-        b.get("/").await.status,
-        StatusCode::OK,
-        "use keeps it alive"
-    );
+    for why in ["used within the idle time", "use keeps it alive"] {
+        server
+            .clock
+            .advance_millis(session::SESSION_IDLE_MS - 60_000);
+        assert_eq!(b.get("/").await.status, StatusCode::OK, "{why}");
+    }
     server.clock.advance_millis(session::SESSION_IDLE_MS + 1);
     b.get("/").await.assert_redirect("/login*");
 
@@ -318,33 +301,24 @@ fn the_cli_makes_accounts_that_can_sign_in() {
     };
     let (ok, out) = run(&["user", "list"], "");
     assert!(ok && out.contains("No accounts yet"), "{out}");
-    let (ok, out) = run(
-        &[
-            "user",
-            "add",
-            "--role",
-            "owner",
-            "--name",
-            "Wanjiku",
-            "--password-stdin",
-            "wanjiku",
-        ],
-        "short\n",
-    );
+    let add_wanjiku = |password: &str| {
+        run(
+            &[
+                "user",
+                "add",
+                "--role",
+                "owner",
+                "--name",
+                "Wanjiku",
+                "--password-stdin",
+                "wanjiku",
+            ],
+            &format!("{password}\n"),
+        )
+    };
+    let (ok, out) = add_wanjiku("short");
     assert!(!ok && out.contains("at least 10 characters"), "{out}");
-    let (ok, out) = run(
-        &[
-            "user",
-            "add",
-            "--role",
-            "owner",
-            "--name",
-            "Wanjiku",
-            "--password-stdin",
-            "wanjiku",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    let (ok, out) = add_wanjiku(PASSWORD);
     assert!(ok && out.contains("Added owner account 'wanjiku'"), "{out}");
     let (ok, out) = run(&["user", "list"], "");
     assert!(

@@ -60,6 +60,12 @@ pub enum DomainError {
     },
     #[error("a discount cannot be negative")]
     NegativeDiscount,
+    #[error("the {field} has {lines} lines; at most {max} fit, so shorten it")]
+    TooManyTextLines {
+        field: &'static str,
+        lines: usize,
+        max: usize,
+    },
     #[error("the cart is empty; add at least one item")]
     EmptyCart,
     #[error("the cart has too many lines ({0}); at most {1}")]

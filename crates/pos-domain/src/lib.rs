@@ -17,6 +17,8 @@
 //! - [`people`]: [`Pin`], [`Role`], [`Permission`], [`PhoneNumber`].
 //! - [`hlc`]: the hybrid logical clock that orders edits across devices.
 //! - [`stock`]: kinds of stock movement.
+//! - [`settings`]: the business settings' text (tax PIN, address, receipt
+//!   header and footer).
 //! - [`clock`] and [`calendar`]: injected time, and business days in a branch's time zone.
 
 /// Implements the conversions of a validated text newtype `T(String)` whose
@@ -69,6 +71,7 @@ pub mod ids;
 pub mod money;
 pub mod people;
 pub mod quantity;
+pub mod settings;
 pub mod stock;
 pub mod tax;
 pub mod tender;

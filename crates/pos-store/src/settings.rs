@@ -4,23 +4,20 @@
 
 use std::collections::HashMap;
 
+use pos_domain::settings::{free_text, receipt_text, tax_pin};
 use pos_domain::{
-    Currency, DomainError, Name, Permission, PhoneNumber, TaxCode, TaxMode, TaxRate, TaxTable,
-    TimeZone,
+    Currency, Name, Permission, PhoneNumber, TaxCode, TaxMode, TaxRate, TaxTable, TimeZone,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::{OpBody, SettingsPatch, TaxRateRecord};
 
 use crate::{Actor, Result, Store, StoreError};
 
-/// Longest address, in characters.
-pub const MAX_ADDRESS_CHARS: usize = 200;
-/// Longest tax registration (KRA PIN), in characters.
-pub const MAX_TAX_PIN_CHARS: usize = 20;
-/// Longest receipt header or footer, in characters.
-pub const MAX_RECEIPT_TEXT_CHARS: usize = 1000;
-/// Most lines in a receipt header or footer.
-pub const MAX_RECEIPT_TEXT_LINES: usize = 12;
+/// The limits of the settings' text (the domain's, which the Back Office
+/// checks too).
+pub use pos_domain::settings::{
+    MAX_ADDRESS_CHARS, MAX_RECEIPT_TEXT_CHARS, MAX_RECEIPT_TEXT_LINES, MAX_TAX_PIN_CHARS,
+};
 
 /// The business's settings as the till uses them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,75 +273,6 @@ fn validate(u: &SettingsUpdate) -> Result<SettingsPatch> {
     })
 }
 
-/// Empty, or 1–20 letters and digits, upper-cased (a KRA PIN: `P051234567X`).
-fn tax_pin(text: &str) -> Result<String, DomainError> {
-    let t = text.trim().to_ascii_uppercase();
-    let len = t.chars().count();
-    if len > MAX_TAX_PIN_CHARS {
-        return Err(DomainError::TooLong {
-            field: "tax PIN",
-            len,
-            max: MAX_TAX_PIN_CHARS,
-        });
-    }
-    if !t.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(DomainError::BadCharacters {
-            field: "tax PIN",
-            value: t.escape_debug().to_string(),
-            allowed: "letters and digits",
-        });
-    }
-    Ok(t)
-}
-
-/// A receipt header or footer: at most 1000 characters on 12 lines.
-fn receipt_text(field: &'static str, text: &str) -> Result<String> {
-    free_text(
-        field,
-        text,
-        MAX_RECEIPT_TEXT_CHARS,
-        Some(MAX_RECEIPT_TEXT_LINES),
-    )
-}
-
-/// Trimmed text of up to `max_chars` characters and `max_lines` lines, with
-/// no control characters except line breaks (stored as `\n`).
-fn free_text(
-    field: &'static str,
-    text: &str,
-    max_chars: usize,
-    max_lines: Option<usize>,
-) -> Result<String> {
-    let t = text.replace("\r\n", "\n").replace('\r', "\n");
-    let t = t.trim();
-    let len = t.chars().count();
-    if len > max_chars {
-        return Err(DomainError::TooLong {
-            field,
-            len,
-            max: max_chars,
-        }
-        .into());
-    }
-    if t.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(DomainError::BadCharacters {
-            field,
-            value: t.escape_debug().to_string(),
-            allowed: "letters, digits, spaces, punctuation and line breaks",
-        }
-        .into());
-    }
-    if let Some(max) = max_lines {
-        let lines = t.lines().count();
-        if lines > max {
-            return Err(StoreError::Invalid(format!(
-                "the {field} has {lines} lines; at most {max} fit, so shorten it"
-            )));
-        }
-    }
-    Ok(t.to_string())
-}
-
 /// The fields of `wanted` whose value differs from what is stored.
 fn settings_diff(conn: &Connection, wanted: &SettingsPatch) -> Result<SettingsPatch> {
     let mut stmt = conn.prepare_cached("SELECT key, value FROM business_settings")?;
@@ -487,7 +415,7 @@ fn load_rates(conn: &Connection) -> Result<Vec<TaxRate>> {
 
 #[cfg(test)]
 mod tests {
-    use pos_domain::{Role, UserId};
+    use pos_domain::{DomainError, Role, UserId};
     use sync_protocol::OpEnvelope;
 
     use super::*;
@@ -845,7 +773,18 @@ mod tests {
                     receipt_header: Some(lines(13)),
                     ..good()
                 },
-                |e| matches!(e, StoreError::Invalid(m) if m.contains("receipt header has 13 lines; at most 12")),
+                |e| {
+                    matches!(
+                        e,
+                        StoreError::Rule(DomainError::TooManyTextLines {
+                            field: "receipt header",
+                            lines: 13,
+                            max: 12
+                        })
+                    ) && e
+                        .to_string()
+                        .contains("receipt header has 13 lines; at most 12")
+                },
             ),
             (
                 SettingsUpdate {
@@ -867,7 +806,16 @@ mod tests {
                     receipt_footer: Some(lines(13)),
                     ..good()
                 },
-                |e| matches!(e, StoreError::Invalid(m) if m.contains("receipt footer has 13 lines")),
+                |e| {
+                    matches!(
+                        e,
+                        StoreError::Rule(DomainError::TooManyTextLines {
+                            field: "receipt footer",
+                            lines: 13,
+                            max: 12
+                        })
+                    )
+                },
             ),
             (
                 SettingsUpdate {

@@ -21,6 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+pub mod steps;
+
 pub fn kes(minor: i64) -> Money {
     Money::from_minor(minor, Currency::KES).unwrap()
 }

@@ -9,9 +9,9 @@
 //!   does ([`crate::devices::insert_branch`]). A branch's code is on every
 //!   receipt number of its tills, so it is set once (given, or made from the
 //!   name) and never reused; the name and time zone may change.
-//! - **Settings** are checked like the till checks them (`pos-store`'s
-//!   settings) and written as one `settings_changed` op carrying only the
-//!   fields that changed. The currency is refused once anything is priced in
+//! - **Settings** are checked by the rules the till checks them with
+//!   ([`pos_domain::settings`], names, phone numbers) and written as one
+//!   `settings_changed` op carrying only the fields that changed. The currency is refused once anything is priced in
 //!   it (products, sales, customers or expenses), the till's own rule: amounts
 //!   already recorded would silently change meaning.
 //! - **Tax rates** travel whole (`tax_rate_changed`): adding, changing and
@@ -25,18 +25,18 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
+use pos_domain::settings::{self, MAX_ADDRESS_CHARS, MAX_TAX_PIN_CHARS};
 use pos_domain::{
-    BranchId, Currency, Hlc, Name, PhoneNumber, TaxCode, TaxMode, TaxRate, TimeZone, Timestamp,
+    BranchId, Currency, DomainError, Hlc, Name, PhoneNumber, TaxCode, TaxMode, TaxRate, TimeZone,
+    Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Deserialize;
-use sync_protocol::{BranchState, ChangeBody, OpBody, SettingsPatch, SettingsState, TaxRateRecord};
+use sync_protocol::{BranchState, OpBody, SettingsPatch, SettingsState, TaxRateRecord};
 
 use super::page::{self, Nav, WebError, csrf_field, form_error};
 use super::session::{Posted, Role, WebUser};
-use super::write::{self, Write};
-use super::{db, fmt};
-use crate::changes::record_change;
+use super::{db, fmt, write};
 use crate::devices::{
     MAX_BRANCH_CODE, MAX_NAME_CHARS, branch_code_used, derive_branch_code, insert_branch,
 };
@@ -150,7 +150,8 @@ pub struct BranchForm {
     time_zone: String,
 }
 
-/// A branch form sent back: the new-branch form, or one branch's row.
+/// A branch form sent back with its refusal: the new-branch form, or one
+/// branch's row.
 enum BranchAgain {
     None,
     New(BranchForm, String),
@@ -232,16 +233,20 @@ fn branches_page(
     }
 }
 
+/// The branches page; 400 when a form is sent back with its refusal.
 async fn render_branches(
     state: &AppState,
     user: &WebUser,
-    status: StatusCode,
     again: BranchAgain,
 ) -> Result<Response, WebError> {
     let (rows, zone) = db(state, |conn, _| {
         Ok((list_branches(conn)?, business_zone(conn)?))
     })
     .await?;
+    let status = match again {
+        BranchAgain::None => StatusCode::OK,
+        _ => StatusCode::BAD_REQUEST,
+    };
     let body = branches_page(user, &rows, zone, &again);
     Ok(page::render_status(
         status,
@@ -254,7 +259,7 @@ async fn render_branches(
 
 /// `GET /branches`.
 async fn branches(State(state): State<AppState>, user: WebUser) -> Result<Response, WebError> {
-    render_branches(&state, &user, StatusCode::OK, BranchAgain::None).await
+    render_branches(&state, &user, BranchAgain::None).await
 }
 
 fn branch_name(text: &str) -> Result<String, WebError> {
@@ -305,123 +310,130 @@ fn check_branch_name_free(
 /// `POST /branches`: a new branch (owners).
 async fn create_branch(
     State(state): State<AppState>,
-    posted: Posted<BranchForm>,
+    Posted { user, form }: Posted<BranchForm>,
 ) -> Result<Response, WebError> {
-    let Posted { user, form } = posted;
     WebError::require_owner(&user)?;
-    let f = form.clone();
-    let who = user.clone();
-    let result = db(&state, move |conn, clock| {
-        let name = branch_name(&f.name)?;
-        let code = branch_code(&f.code)?;
-        let zone = parse_zone(&f.time_zone)?;
-        let now = clock.now();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        check_branch_name_free(&tx, &name, None)?;
-        let code = match code {
-            Some(code) => {
-                if branch_code_used(&tx, &code)? {
-                    return Err(WebError::bad(format!(
-                        "the code: a branch already has the code {code} (codes are never reused, because receipt numbers carry them); choose another"
-                    )));
-                }
-                code
-            }
-            None => derive_branch_code(&tx, &name)?,
-        };
-        let id = insert_branch(&tx, &code, &name, zone, now)?;
-        write::audit(&tx, now, &who, "branch.create", "branch", &id.to_string(), &format!("{code} {name} {}", zone.name()))?;
-        tx.commit()?;
-        Ok(format!("Branch {name} ({code}) added."))
+    let (who, f) = (user.clone(), form.clone());
+    let added = db(&state, move |conn, clock| {
+        add_branch(conn, clock.now(), &who, &f)
     })
     .await;
-    match result {
+    match added {
         Ok(flash) => Ok(page::redirect_with_flash("/branches", &flash)),
-        Err(WebError::BadInput(m)) => {
-            render_branches(
-                &state,
-                &user,
-                StatusCode::BAD_REQUEST,
-                BranchAgain::New(form, m),
-            )
-            .await
-        }
-        Err(e) => Err(e),
+        Err(e) => render_branches(&state, &user, BranchAgain::New(form, e.refusal()?)).await,
     }
+}
+
+/// Adds the branch of the new-branch form; the notice saying so.
+fn add_branch(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    f: &BranchForm,
+) -> Result<String, WebError> {
+    let name = branch_name(&f.name)?;
+    let code = branch_code(&f.code)?;
+    let zone = parse_zone(&f.time_zone)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    check_branch_name_free(&tx, &name, None)?;
+    let code = match code {
+        Some(code) => {
+            if branch_code_used(&tx, &code)? {
+                return Err(WebError::bad(format!(
+                    "the code: a branch already has the code {code} (codes are never reused, because receipt numbers carry them); choose another"
+                )));
+            }
+            code
+        }
+        None => derive_branch_code(&tx, &name)?,
+    };
+    let id = insert_branch(&tx, &code, &name, zone, now)?;
+    let detail = format!("{code} {name} {}", zone.name());
+    write::audit(
+        &tx,
+        now,
+        user,
+        "branch.create",
+        "branch",
+        &id.to_string(),
+        &detail,
+    )?;
+    tx.commit()?;
+    Ok(format!("Branch {name} ({code}) added."))
 }
 
 /// `POST /branches/{id}`: rename, or change the time zone (owners).
 async fn update_branch(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted<BranchForm>,
+    Posted { user, form }: Posted<BranchForm>,
 ) -> Result<Response, WebError> {
-    let Posted { user, form } = posted;
     WebError::require_owner(&user)?;
-    let id: BranchId = id
-        .parse()
-        .map_err(|_| WebError::not_found("there is no such branch"))?;
-    let f = form.clone();
-    let who = user.clone();
-    let result = db(&state, move |conn, clock| {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: Option<(String, String, String, String)> = tx
-            .query_row(
-                "SELECT code, name, time_zone, hlc FROM branches WHERE id = ?1 AND deleted_at IS NULL",
-                [id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let Some((code, old_name, old_zone, old_hlc)) = current else {
-            return Err(WebError::not_found("there is no such branch (or it was deleted)"));
-        };
-        let name = branch_name(&f.name)?;
-        let zone = parse_zone(&f.time_zone)?;
-        if name == old_name && zone.name() == old_zone {
-            return Ok(None);
-        }
-        if !name.eq_ignore_ascii_case(&old_name) {
-            check_branch_name_free(&tx, &name, Some(id))?;
-        }
-        let now = clock.now();
-        let hlc = write::hlc_after(now, old_hlc.parse().ok());
-        tx.execute(
-            "UPDATE branches SET name = ?2, time_zone = ?3, hlc = ?4 WHERE id = ?1",
-            params![id.to_string(), name, zone.name(), hlc.to_string()],
-        )?;
-        record_change(
-            &tx,
-            &ChangeBody::Branch(BranchState {
-                id,
-                code: code.clone(),
-                name: name.clone(),
-                time_zone: zone,
-                hlc,
-                deleted_at: None,
-            }),
-            None,
-            None,
-            now,
-        )?;
-        write::audit(&tx, now, &who, "branch.update", "branch", &id.to_string(), &format!("{code} {name} {}", zone.name()))?;
-        tx.commit()?;
-        Ok(Some(format!("Branch {code} saved; its devices get the change on their next sync.")))
+    let id: BranchId = page::path_id(&id, "there is no such branch")?;
+    let (who, f) = (user.clone(), form.clone());
+    let saved = db(&state, move |conn, clock| {
+        change_branch(conn, clock.now(), &who, id, &f)
     })
     .await;
-    match result {
-        Ok(Some(flash)) => Ok(page::redirect_with_flash("/branches", &flash)),
-        Ok(None) => Ok(page::redirect_with_flash("/branches", "Nothing to change.")),
-        Err(WebError::BadInput(m)) => {
-            render_branches(
-                &state,
-                &user,
-                StatusCode::BAD_REQUEST,
-                BranchAgain::Edit(id, form, m),
-            )
-            .await
-        }
-        Err(e) => Err(e),
+    match saved {
+        Ok(saved) => Ok(page::after_save("/branches", saved.as_deref())),
+        Err(e) => render_branches(&state, &user, BranchAgain::Edit(id, form, e.refusal()?)).await,
     }
+}
+
+/// Saves branch `id`'s name and time zone from its row's form; the notice
+/// saying so, `None` when they are as they were.
+fn change_branch(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    id: BranchId,
+    f: &BranchForm,
+) -> Result<Option<String>, WebError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: Option<(String, String, String, String)> = tx
+        .query_row(
+            "SELECT code, name, time_zone, hlc FROM branches WHERE id = ?1 AND deleted_at IS NULL",
+            [id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((code, old_name, old_zone, old_hlc)) = current else {
+        return Err(WebError::not_found(
+            "there is no such branch (or it was deleted)",
+        ));
+    };
+    let name = branch_name(&f.name)?;
+    let zone = parse_zone(&f.time_zone)?;
+    if name == old_name && zone.name() == old_zone {
+        return Ok(None);
+    }
+    if !name.eq_ignore_ascii_case(&old_name) {
+        check_branch_name_free(&tx, &name, Some(id))?;
+    }
+    let detail = format!("{code} {name} {}", zone.name());
+    let branch = BranchState {
+        id,
+        code: code.clone(),
+        name,
+        time_zone: zone,
+        hlc: write::hlc_after(now, old_hlc.parse().ok()),
+        deleted_at: None,
+    };
+    crate::devices::update_branch(&tx, branch, now)?;
+    write::audit(
+        &tx,
+        now,
+        user,
+        "branch.update",
+        "branch",
+        &id.to_string(),
+        &detail,
+    )?;
+    tx.commit()?;
+    Ok(Some(format!(
+        "Branch {code} saved; its devices get the change on their next sync."
+    )))
 }
 
 // Settings ---------------------------------------------------------------------
@@ -465,49 +477,26 @@ impl SettingsForm {
     }
 }
 
-/// The till's limits (`pos-store`'s settings).
-const MAX_ADDRESS_CHARS: usize = 200;
-const MAX_TAX_PIN_CHARS: usize = 20;
-const MAX_RECEIPT_TEXT_CHARS: usize = 1000;
-const MAX_RECEIPT_TEXT_LINES: usize = 12;
-
-/// Trimmed text of up to `max_chars` characters (and `max_lines` lines),
-/// with no control characters but line breaks (kept as `\n`).
-fn free_text(
-    field: &str,
-    text: &str,
-    max_chars: usize,
-    max_lines: Option<usize>,
-) -> Result<String, WebError> {
-    let t = text.replace("\r\n", "\n").replace('\r', "\n");
-    let t = t.trim();
-    let len = t.chars().count();
-    if len > max_chars {
-        return Err(WebError::bad(format!(
-            "{field} is too long ({len} characters; at most {max_chars})"
-        )));
-    }
-    if t.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(WebError::bad(format!(
-            "{field} has characters that are not allowed"
-        )));
-    }
-    if let Some(max) = max_lines {
-        let lines = t.lines().count();
-        if lines > max {
-            return Err(WebError::bad(format!(
-                "{field} has {lines} lines; at most {max} fit on a receipt"
-            )));
+/// Settings text the domain's rule refused ([`settings::free_text`]), in
+/// the dashboard's words.
+fn text_refused(e: DomainError) -> WebError {
+    WebError::bad(match e {
+        DomainError::BadCharacters { field, .. } => {
+            format!("{field} has characters that are not allowed")
         }
-    }
-    Ok(t.to_string())
+        DomainError::TooManyTextLines { field, lines, max } => {
+            format!("{field} has {lines} lines; at most {max} fit on a receipt")
+        }
+        other => other.to_string(),
+    })
 }
 
 /// Every field of the form checked and normalized as the till does.
 fn validate_settings(f: &SettingsForm) -> Result<SettingsState, WebError> {
     let store_name =
         Name::parse("the store name", &f.store_name).map_err(|e| WebError::bad(e.to_string()))?;
-    let address = free_text("the address", &f.address, MAX_ADDRESS_CHARS, None)?;
+    let address = settings::free_text("the address", &f.address, MAX_ADDRESS_CHARS, None)
+        .map_err(text_refused)?;
     let phone = match f.phone.trim() {
         "" => String::new(),
         t => PhoneNumber::parse(t)
@@ -518,27 +507,16 @@ fn validate_settings(f: &SettingsForm) -> Result<SettingsState, WebError> {
             })?
             .to_string(),
     };
-    let tax_pin = f.tax_pin.trim().to_ascii_uppercase();
-    if tax_pin.chars().count() > MAX_TAX_PIN_CHARS
-        || !tax_pin.chars().all(|c| c.is_ascii_alphanumeric())
-    {
-        return Err(WebError::bad(format!(
+    let tax_pin = settings::tax_pin(&f.tax_pin).map_err(|_| {
+        WebError::bad(format!(
             "the tax PIN '{}' must be up to {MAX_TAX_PIN_CHARS} letters and digits, like P051234567X",
             f.tax_pin.trim()
-        )));
-    }
-    let receipt_header = free_text(
-        "the receipt header",
-        &f.receipt_header,
-        MAX_RECEIPT_TEXT_CHARS,
-        Some(MAX_RECEIPT_TEXT_LINES),
-    )?;
-    let receipt_footer = free_text(
-        "the receipt footer",
-        &f.receipt_footer,
-        MAX_RECEIPT_TEXT_CHARS,
-        Some(MAX_RECEIPT_TEXT_LINES),
-    )?;
+        ))
+    })?;
+    let receipt_header =
+        settings::receipt_text("the receipt header", &f.receipt_header).map_err(text_refused)?;
+    let receipt_footer =
+        settings::receipt_text("the receipt footer", &f.receipt_footer).map_err(text_refused)?;
     let currency = Currency::from_code(&f.currency).map_err(|_| {
         WebError::bad(format!(
             "the currency '{}' is not a currency code the tills know; use a three-letter code such as KES, UGX or TZS",
@@ -583,7 +561,7 @@ fn settings_diff(stored: &SettingsState, wanted: &SettingsState) -> SettingsPatc
 }
 
 fn changed_keys(p: &SettingsPatch) -> Vec<&'static str> {
-    [
+    write::changed_fields(&[
         ("store name", p.store_name.is_some()),
         ("address", p.address.is_some()),
         ("phone", p.phone.is_some()),
@@ -593,10 +571,7 @@ fn changed_keys(p: &SettingsPatch) -> Vec<&'static str> {
         ("currency", p.currency.is_some()),
         ("time zone", p.time_zone.is_some()),
         ("tax mode", p.tax_mode.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(k, changed)| changed.then_some(k))
-    .collect()
+    ])
 }
 
 /// Whether anything is priced in the business's currency yet (the till's
@@ -698,12 +673,29 @@ pub struct SettingsQuery {
     edit: Option<String>,
 }
 
-/// What the settings page was sent back with.
+/// What the settings page was sent back with: a form and its refusal, or
+/// the tax rate to fill the tax rate form with.
 #[derive(Default)]
 struct SettingsAgain {
     settings: Option<(SettingsForm, String)>,
     rate: Option<(TaxRateForm, String)>,
     edit: Option<String>,
+}
+
+impl SettingsAgain {
+    fn settings(form: SettingsForm, refusal: String) -> SettingsAgain {
+        SettingsAgain {
+            settings: Some((form, refusal)),
+            ..SettingsAgain::default()
+        }
+    }
+
+    fn rate(form: TaxRateForm, refusal: String) -> SettingsAgain {
+        SettingsAgain {
+            rate: Some((form, refusal)),
+            ..SettingsAgain::default()
+        }
+    }
 }
 
 fn settings_page(
@@ -815,10 +807,10 @@ fn settings_page(
     }
 }
 
+/// The settings page; 400 when a form is sent back with its refusal.
 async fn render_settings(
     state: &AppState,
     user: &WebUser,
-    status: StatusCode,
     again: SettingsAgain,
 ) -> Result<Response, WebError> {
     let (stored, rates, in_use) = db(state, |conn, _| {
@@ -829,6 +821,11 @@ async fn render_settings(
         ))
     })
     .await?;
+    let status = if again.settings.is_some() || again.rate.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let body = settings_page(user, &stored, &rates, in_use, &again);
     Ok(page::render_status(
         status,
@@ -849,134 +846,118 @@ async fn settings(
         edit: q.edit,
         ..SettingsAgain::default()
     };
-    render_settings(&state, &user, StatusCode::OK, again).await
+    render_settings(&state, &user, again).await
 }
 
 /// `POST /settings` (owners).
 async fn save_settings(
     State(state): State<AppState>,
-    posted: Posted<SettingsForm>,
+    Posted { user, form }: Posted<SettingsForm>,
 ) -> Result<Response, WebError> {
-    let Posted { user, form } = posted;
     WebError::require_owner(&user)?;
-    let f = form.clone();
-    let who = user.clone();
-    let result = db(&state, move |conn, clock| {
-        let wanted = validate_settings(&f)?;
-        let stored = crate::apply::settings_state(conn)?;
-        let patch = settings_diff(&stored, &wanted);
-        let keys = changed_keys(&patch);
-        if keys.is_empty() {
-            return Ok(None);
-        }
-        if let Some(new) = patch.currency
-            && currency_in_use(conn)?
-        {
-            return Err(WebError::bad(format!(
-                "the currency cannot change from {} to {new}: products, sales, customers or expenses are already recorded in {}, and their amounts would be wrong. The currency is chosen before the first of them is recorded",
-                stored.currency.code(),
-                stored.currency.code()
-            )));
-        }
-        let now = clock.now();
-        let hlc = write::hlc_after(now, write::settings_hlc(conn)?);
-        let detail = format!("changed {}", keys.join(", "));
-        write::apply(
-            conn,
-            now,
-            &who,
-            &[Write { body: OpBody::SettingsChanged(patch), branch: None, hlc, action: "settings.update", detail }],
-        )?;
-        Ok(Some(keys.join(", ")))
+    let (who, f) = (user.clone(), form.clone());
+    let saved = db(&state, move |conn, clock| {
+        change_settings(conn, clock.now(), &who, &f)
     })
     .await;
-    match result {
-        Ok(Some(keys)) => Ok(page::redirect_with_flash(
-            "/settings",
-            &format!("Saved ({keys}); every till gets it on its next sync."),
-        )),
-        Ok(None) => Ok(page::redirect_with_flash("/settings", "Nothing to change.")),
-        Err(WebError::BadInput(m)) => {
-            let again = SettingsAgain {
-                settings: Some((form, m)),
-                ..SettingsAgain::default()
-            };
-            render_settings(&state, &user, StatusCode::BAD_REQUEST, again).await
-        }
-        Err(e) => Err(e),
+    match saved {
+        Ok(saved) => Ok(page::after_save("/settings", saved.as_deref())),
+        Err(e) => render_settings(&state, &user, SettingsAgain::settings(form, e.refusal()?)).await,
     }
+}
+
+/// Saves the settings the form changes; the notice saying which, `None`
+/// when none.
+fn change_settings(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    f: &SettingsForm,
+) -> Result<Option<String>, WebError> {
+    let wanted = validate_settings(f)?;
+    let stored = crate::apply::settings_state(conn)?;
+    let patch = settings_diff(&stored, &wanted);
+    let keys = changed_keys(&patch);
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    if let Some(new) = patch.currency
+        && currency_in_use(conn)?
+    {
+        return Err(WebError::bad(format!(
+            "the currency cannot change from {} to {new}: products, sales, customers or expenses are already recorded in {}, and their amounts would be wrong. The currency is chosen before the first of them is recorded",
+            stored.currency.code(),
+            stored.currency.code()
+        )));
+    }
+    let keys = keys.join(", ");
+    let body = OpBody::SettingsChanged(patch);
+    let detail = format!("changed {keys}");
+    write::apply_one(conn, now, user, body, "settings.update", detail)?;
+    Ok(Some(format!(
+        "Saved ({keys}); every till gets it on its next sync."
+    )))
 }
 
 /// `POST /settings/tax-rates` (owners): adds a rate, changes one, or brings
 /// a retired one back.
 async fn save_tax_rate(
     State(state): State<AppState>,
-    posted: Posted<TaxRateForm>,
+    Posted { user, form }: Posted<TaxRateForm>,
 ) -> Result<Response, WebError> {
-    let Posted { user, form } = posted;
     WebError::require_owner(&user)?;
-    let f = form.clone();
-    let who = user.clone();
-    let result = db(&state, move |conn, clock| {
-        let code = TaxCode::parse(&f.code).map_err(|e| WebError::bad(format!("the code: {e}")))?;
-        let name =
-            Name::parse("the tax rate name", &f.name).map_err(|e| WebError::bad(e.to_string()))?;
-        let bp = parse_percent(&f.percent)?;
-        let rate = TaxRate::new(code, name.as_str(), i64::from(bp))
-            .map_err(|e| WebError::bad(format!("the percent: {e}")))?;
-        let current: Option<(String, u32, Option<i64>)> = conn
-            .query_row(
-                "SELECT name, basis_points, deleted_at FROM tax_rates WHERE code = ?1",
-                [rate.code.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        if let Some((n, b, None)) = &current
-            && *n == rate.name
-            && *b == rate.basis_points()
-        {
-            return Ok(None);
-        }
-        let now = clock.now();
-        let hlc = write::hlc_after(now, write::settings_hlc(conn)?);
-        let detail = format!("{} {} {}bp", rate.code, rate.name, rate.basis_points());
-        let record = TaxRateRecord {
-            code: rate.code.clone(),
-            name: rate.name.clone(),
-            basis_points: rate.basis_points(),
-            deleted: false,
-        };
-        write::apply(
-            conn,
-            now,
-            &who,
-            &[Write {
-                body: OpBody::TaxRateChanged(record),
-                branch: None,
-                hlc,
-                action: "tax_rate.save",
-                detail,
-            }],
-        )?;
-        Ok(Some(format!(
-            "Tax rate {} ({}%) saved; every till gets it on its next sync.",
-            rate.code,
-            percent_text(rate.basis_points())
-        )))
+    let (who, f) = (user.clone(), form.clone());
+    let saved = db(&state, move |conn, clock| {
+        change_tax_rate(conn, clock.now(), &who, &f)
     })
     .await;
-    match result {
-        Ok(Some(flash)) => Ok(page::redirect_with_flash("/settings", &flash)),
-        Ok(None) => Ok(page::redirect_with_flash("/settings", "Nothing to change.")),
-        Err(WebError::BadInput(m)) => {
-            let again = SettingsAgain {
-                rate: Some((form, m)),
-                ..SettingsAgain::default()
-            };
-            render_settings(&state, &user, StatusCode::BAD_REQUEST, again).await
-        }
-        Err(e) => Err(e),
+    match saved {
+        Ok(saved) => Ok(page::after_save("/settings", saved.as_deref())),
+        Err(e) => render_settings(&state, &user, SettingsAgain::rate(form, e.refusal()?)).await,
     }
+}
+
+/// Saves the rate of the tax rate form; the notice saying so, `None` when
+/// it is live and as it was.
+fn change_tax_rate(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    f: &TaxRateForm,
+) -> Result<Option<String>, WebError> {
+    let code = TaxCode::parse(&f.code).map_err(|e| WebError::bad(format!("the code: {e}")))?;
+    let name =
+        Name::parse("the tax rate name", &f.name).map_err(|e| WebError::bad(e.to_string()))?;
+    let bp = parse_percent(&f.percent)?;
+    let rate = TaxRate::new(code, name.as_str(), i64::from(bp))
+        .map_err(|e| WebError::bad(format!("the percent: {e}")))?;
+    let current: Option<(String, u32, Option<i64>)> = conn
+        .query_row(
+            "SELECT name, basis_points, deleted_at FROM tax_rates WHERE code = ?1",
+            [rate.code.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((n, b, None)) = &current
+        && *n == rate.name
+        && *b == rate.basis_points()
+    {
+        return Ok(None);
+    }
+    let detail = format!("{} {} {}bp", rate.code, rate.name, rate.basis_points());
+    let record = TaxRateRecord {
+        code: rate.code.clone(),
+        name: rate.name.clone(),
+        basis_points: rate.basis_points(),
+        deleted: false,
+    };
+    let body = OpBody::TaxRateChanged(record);
+    write::apply_one(conn, now, user, body, "tax_rate.save", detail)?;
+    Ok(Some(format!(
+        "Tax rate {} ({}%) saved; every till gets it on its next sync.",
+        rate.code,
+        percent_text(rate.basis_points())
+    )))
 }
 
 /// `POST /settings/tax-rates/{code}/delete` (owners): retires a rate no live
@@ -988,67 +969,67 @@ async fn delete_tax_rate(
 ) -> Result<Response, WebError> {
     let user = posted.user;
     WebError::require_owner(&user)?;
-    let code =
-        TaxCode::parse(&code).map_err(|_| WebError::not_found("there is no such tax rate"))?;
+    let code: TaxCode = page::path_id(&code, "there is no such tax rate")?;
     let who = user.clone();
-    let result = db(&state, move |conn, clock| {
-        let current: Option<(String, u32)> = conn
-            .query_row(
-                "SELECT name, basis_points FROM tax_rates WHERE code = ?1 AND deleted_at IS NULL",
-                [code.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((name, basis_points)) = current else {
-            return Err(WebError::not_found(format!(
-                "there is no tax rate {code} (or it was retired)"
-            )));
-        };
-        let used: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM products WHERE tax_code = ?1 AND deleted_at IS NULL",
-            [code.as_str()],
-            |r| r.get(0),
-        )?;
-        if used > 0 {
-            let products = if used == 1 { "product" } else { "products" };
-            return Err(WebError::bad(format!(
-                "tax rate {code} is used by {used} {products}; move them to another tax rate first"
-            )));
-        }
-        let now = clock.now();
-        let hlc = write::hlc_after(now, write::settings_hlc(conn)?);
-        let record = TaxRateRecord {
-            code: code.clone(),
-            name,
-            basis_points,
-            deleted: true,
-        };
-        write::apply(
-            conn,
-            now,
-            &who,
-            &[Write {
-                body: OpBody::TaxRateChanged(record),
-                branch: None,
-                hlc,
-                action: "tax_rate.retire",
-                detail: format!("retired {code}"),
-            }],
-        )?;
-        Ok(format!("Tax rate {code} retired."))
+    let retired = db(&state, move |conn, clock| {
+        retire_tax_rate(conn, clock.now(), &who, code)
     })
     .await;
-    match result {
+    match retired {
         Ok(flash) => Ok(page::redirect_with_flash("/settings", &flash)),
-        Err(WebError::BadInput(m)) => {
-            let again = SettingsAgain {
-                rate: Some((TaxRateForm::default(), m)),
-                ..SettingsAgain::default()
-            };
-            render_settings(&state, &user, StatusCode::BAD_REQUEST, again).await
+        Err(e) => {
+            let again = SettingsAgain::rate(TaxRateForm::default(), e.refusal()?);
+            render_settings(&state, &user, again).await
         }
-        Err(e) => Err(e),
     }
+}
+
+/// Retires tax rate `code`; the notice saying so.
+fn retire_tax_rate(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    code: TaxCode,
+) -> Result<String, WebError> {
+    let current: Option<(String, u32)> = conn
+        .query_row(
+            "SELECT name, basis_points FROM tax_rates WHERE code = ?1 AND deleted_at IS NULL",
+            [code.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((name, basis_points)) = current else {
+        return Err(WebError::not_found(format!(
+            "there is no tax rate {code} (or it was retired)"
+        )));
+    };
+    let used: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM products WHERE tax_code = ?1 AND deleted_at IS NULL",
+        [code.as_str()],
+        |r| r.get(0),
+    )?;
+    if used > 0 {
+        return Err(WebError::bad(format!(
+            "tax rate {code} is used by {}; move them to another tax rate first",
+            fmt::plural(used, "product", "products")
+        )));
+    }
+    let detail = format!("retired {code}");
+    let record = TaxRateRecord {
+        code: code.clone(),
+        name,
+        basis_points,
+        deleted: true,
+    };
+    write::apply_one(
+        conn,
+        now,
+        user,
+        OpBody::TaxRateChanged(record),
+        "tax_rate.retire",
+        detail,
+    )?;
+    Ok(format!("Tax rate {code} retired."))
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use base64::engine::general_purpose::STANDARD;
 use maud::{Markup, html};
 use pos_domain::{
     Barcode, BranchId, CategoryId, Currency, Money, MovementId, MovementKind, Name, ProductId,
-    Quantity, Sku, TaxCode, TimeZone, Timestamp,
+    Quantity, Sku, TaxCode, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
@@ -43,6 +43,7 @@ use super::page::{self, Nav, WebError, csrf_field, form_error};
 use super::session::{Posted, PostedMultipart, Upload, WebUser};
 use super::{fmt, write};
 use crate::apply::{business_currency, category_state, product_state};
+use crate::devices::{BRANCH_COLUMNS, Branch, branch_row};
 use crate::state::AppState;
 
 /// The most products the list shows at once.
@@ -73,13 +74,11 @@ fn currency(conn: &Connection) -> Result<Currency, WebError> {
 }
 
 fn product_id(text: &str) -> Result<ProductId, WebError> {
-    ProductId::from_str(text)
-        .map_err(|_| WebError::not_found(format!("there is no product '{text}'")))
+    page::path_id(text, format!("there is no product '{text}'"))
 }
 
 fn category_id(text: &str) -> Result<CategoryId, WebError> {
-    CategoryId::from_str(text)
-        .map_err(|_| WebError::not_found(format!("there is no category '{text}'")))
+    page::path_id(text, format!("there is no category '{text}'"))
 }
 
 /// A product that exists and is not deleted, for the forms that change it.
@@ -96,32 +95,16 @@ fn live_product(conn: &Connection, id: ProductId) -> Result<ProductState, WebErr
     Ok(p)
 }
 
-#[derive(Debug, Clone)]
-struct Branch {
-    id: String,
-    name: String,
-    tz: TimeZone,
-    live: bool,
-}
-
 /// The live branches, and closed ones still holding stock of `product`.
 fn branches(conn: &Connection, product: Option<&str>) -> rusqlite::Result<Vec<Branch>> {
-    conn.prepare_cached(
-        "SELECT id, name, time_zone, deleted_at IS NULL FROM branches
+    conn.prepare_cached(&format!(
+        "SELECT {BRANCH_COLUMNS} FROM branches
          WHERE deleted_at IS NULL
             OR id IN (SELECT branch_id FROM stock_levels
                       WHERE product_id = ?1 AND quantity_milli <> 0)
-         ORDER BY name COLLATE NOCASE, id",
-    )?
-    .query_map([product.unwrap_or("")], |r| {
-        let tz: String = r.get(2)?;
-        Ok(Branch {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            tz: TimeZone::parse(&tz).unwrap_or(TimeZone::NAIROBI),
-            live: r.get(3)?,
-        })
-    })?
+         ORDER BY name COLLATE NOCASE, id"
+    ))?
+    .query_map([product.unwrap_or("")], branch_row)?
     .collect()
 }
 
@@ -846,18 +829,9 @@ fn create(
         ..ProductPatch::new(id)
     };
     check_patch(conn, &patch)?;
-    write::apply(
-        conn,
-        now,
-        user,
-        &[write::Write {
-            body: OpBody::ProductChanged(patch),
-            branch: None,
-            hlc: write::hlc_after(now, None),
-            action: "product.create",
-            detail: format!("{} at {}", p.name, p.price),
-        }],
-    )?;
+    let body = OpBody::ProductChanged(patch);
+    let detail = format!("{} at {}", p.name, p.price);
+    write::apply_one(conn, now, user, body, "product.create", detail)?;
     Ok((id, format!("Added {}: price {}", p.name, p.price)))
 }
 
@@ -870,18 +844,18 @@ async fn create_product(
     super::db(&state, move |conn, clock| {
         let choices = choices(conn)?;
         match create(conn, clock.now(), &user, &choices, &form) {
-            Ok((id, flash)) => Ok(page::redirect_with_flash(
-                &format!("/products/{id}"),
-                &flash,
-            )),
-            Err(WebError::BadInput(m)) => Ok(new_product_page(
-                &user,
-                StatusCode::BAD_REQUEST,
-                &choices,
-                &form.values,
-                Some(&m),
-            )),
-            Err(e) => Err(e),
+            Ok((id, flash)) => Ok(to_product(id, &flash)),
+            Err(e) => {
+                let m = e.refusal()?;
+                let status = StatusCode::BAD_REQUEST;
+                Ok(new_product_page(
+                    &user,
+                    status,
+                    &choices,
+                    &form.values,
+                    Some(&m),
+                ))
+            }
         }
     })
     .await
@@ -984,6 +958,26 @@ struct Shown<'a> {
     edit_error: Option<&'a str>,
     stock: Option<&'a StockForm>,
     stock_error: Option<&'a str>,
+}
+
+impl<'a> Shown<'a> {
+    /// The product form sent back with its refusal.
+    fn edit(form: &'a ProductForm, refusal: &'a str) -> Shown<'a> {
+        Shown {
+            edit: Some(form),
+            edit_error: Some(refusal),
+            ..Shown::default()
+        }
+    }
+
+    /// A stock form sent back with its refusal.
+    fn stock(form: &'a StockForm, refusal: &'a str) -> Shown<'a> {
+        Shown {
+            stock: Some(form),
+            stock_error: Some(refusal),
+            ..Shown::default()
+        }
+    }
 }
 
 fn kind_label(kind: &str) -> &str {
@@ -1129,7 +1123,7 @@ fn product_page_response(
                     tbody {
                         @for m in &s.movements {
                             tr {
-                                td { (fmt::time(Timestamp::from_millis(m.at), s.branch.tz)) }
+                                td { (fmt::time(Timestamp::from_millis(m.at), s.branch.zone)) }
                                 td { (kind_label(&m.kind)) }
                                 td.num { (fmt::qty(m.quantity)) }
                                 td { (m.note.as_deref().unwrap_or("")) }
@@ -1142,6 +1136,27 @@ fn product_page_response(
         }
     };
     page::render_status(status, user, Nav::Products, p.name.as_str(), body)
+}
+
+/// Back to product `id`'s page, showing `flash`.
+fn to_product(id: ProductId, flash: &str) -> Response {
+    page::redirect_with_flash(&format!("/products/{id}"), flash)
+}
+
+/// Product `id`'s page again (400), with the form `shown` sent back.
+fn product_page_again(
+    conn: &Connection,
+    user: &WebUser,
+    id: ProductId,
+    shown: Shown<'_>,
+) -> Result<Response, WebError> {
+    let data = load_page(conn, id)?;
+    Ok(product_page_response(
+        user,
+        StatusCode::BAD_REQUEST,
+        &data,
+        shown,
+    ))
 }
 
 async fn product_page(
@@ -1200,7 +1215,7 @@ fn edit(
         return Ok(None);
     }
     check_patch(conn, &patch)?;
-    let fields: Vec<&str> = [
+    let fields = write::changed_fields(&[
         ("name", patch.name.is_some()),
         ("sku", patch.sku.is_some()),
         ("barcode", patch.barcode.is_some()),
@@ -1210,28 +1225,14 @@ fn edit(
         ("picture", patch.image.is_some()),
         ("stock tracking", patch.track_stock.is_some()),
         ("low-stock level", patch.low_stock.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(f, set)| set.then_some(f))
-    .collect();
+    ]);
     let detail = match &patch.price {
         Some(price) => format!("{}; price {price}", fields.join(", ")),
         None => fields.join(", "),
     };
-    let id = current.id;
-    write::apply(
-        conn,
-        now,
-        user,
-        &[write::Write {
-            body: OpBody::ProductChanged(patch),
-            branch: None,
-            hlc: write::hlc_for(conn, now, "products", &id.to_string())?,
-            action: "product.edit",
-            detail,
-        }],
-    )?;
-    let saved = product_state(conn, id)?;
+    let body = OpBody::ProductChanged(patch);
+    write::apply_one(conn, now, user, body, "product.edit", detail)?;
+    let saved = product_state(conn, current.id)?;
     Ok(Some(format!(
         "Saved {} ({}): price {}",
         saved.name,
@@ -1251,29 +1252,12 @@ async fn save_product(
     super::db(&state, move |conn, clock| {
         let current = live_product(conn, id)?;
         match edit(conn, clock.now(), &user, &current, &form) {
-            Ok(Some(flash)) => Ok(page::redirect_with_flash(
-                &format!("/products/{id}"),
-                &flash,
-            )),
-            Ok(None) => Ok(page::redirect_with_flash(
-                &format!("/products/{id}"),
+            Ok(Some(flash)) => Ok(to_product(id, &flash)),
+            Ok(None) => Ok(to_product(
+                id,
                 &format!("Nothing to save: {} is as it was", current.name),
             )),
-            Err(WebError::BadInput(m)) => {
-                let data = load_page(conn, id)?;
-                let shown = Shown {
-                    edit: Some(&form),
-                    edit_error: Some(&m),
-                    ..Shown::default()
-                };
-                Ok(product_page_response(
-                    &user,
-                    StatusCode::BAD_REQUEST,
-                    &data,
-                    shown,
-                ))
-            }
-            Err(e) => Err(e),
+            Err(e) => product_page_again(conn, &user, id, Shown::edit(&form, &e.refusal()?)),
         }
     })
     .await
@@ -1466,25 +1450,8 @@ async fn move_stock(
     super::db(&state, move |conn, clock| {
         let product = live_product(conn, id)?;
         match record_moves(conn, clock.now(), &user, &product, &form) {
-            Ok(flash) => Ok(page::redirect_with_flash(
-                &format!("/products/{id}"),
-                &flash,
-            )),
-            Err(WebError::BadInput(m)) => {
-                let data = load_page(conn, id)?;
-                let shown = Shown {
-                    stock: Some(&form),
-                    stock_error: Some(&m),
-                    ..Shown::default()
-                };
-                Ok(product_page_response(
-                    &user,
-                    StatusCode::BAD_REQUEST,
-                    &data,
-                    shown,
-                ))
-            }
-            Err(e) => Err(e),
+            Ok(flash) => Ok(to_product(id, &flash)),
+            Err(e) => product_page_again(conn, &user, id, Shown::stock(&form, &e.refusal()?)),
         }
     })
     .await
@@ -1500,21 +1467,12 @@ async fn delete_product(
     super::db(&state, move |conn, clock| {
         let product = live_product(conn, id)?;
         let now = clock.now();
-        write::apply(
-            conn,
-            now,
-            &user,
-            &[write::Write {
-                body: OpBody::ProductDeleted(Tombstone {
-                    id,
-                    deleted_at: now,
-                }),
-                branch: None,
-                hlc: write::hlc_for(conn, now, "products", &id.to_string())?,
-                action: "product.delete",
-                detail: product.name.to_string(),
-            }],
-        )?;
+        let body = OpBody::ProductDeleted(Tombstone {
+            id,
+            deleted_at: now,
+        });
+        let detail = product.name.to_string();
+        write::apply_one(conn, now, &user, body, "product.delete", detail)?;
         Ok(page::redirect_with_flash(
             "/products",
             &format!(
@@ -1688,6 +1646,25 @@ fn categories_page(
     ))
 }
 
+/// Answers a POST to the categories page: back to it showing what was done,
+/// or the page again (400) with the refusal and the form that was sent (a
+/// new category, or one category's row).
+fn categories_answer(
+    conn: &Connection,
+    user: &WebUser,
+    done: Result<String, WebError>,
+    create: Option<&CategoryForm>,
+    edit: Option<(&str, &CategoryForm)>,
+) -> Result<Response, WebError> {
+    match done {
+        Ok(flash) => Ok(page::redirect_with_flash("/categories", &flash)),
+        Err(e) => {
+            let m = e.refusal()?;
+            categories_page(user, StatusCode::BAD_REQUEST, conn, create, edit, Some(&m))
+        }
+    }
+}
+
 async fn category_list(State(state): State<AppState>, user: WebUser) -> Result<Response, WebError> {
     super::db(&state, move |conn, _| {
         categories_page(&user, StatusCode::OK, conn, None, None, None)
@@ -1709,18 +1686,8 @@ fn add_category(
         sort_order: Some(sort_order),
         ..CategoryPatch::new(CategoryId::new())
     };
-    write::apply(
-        conn,
-        now,
-        user,
-        &[write::Write {
-            body: OpBody::CategoryChanged(patch),
-            branch: None,
-            hlc: write::hlc_after(now, None),
-            action: "category.create",
-            detail: name.to_string(),
-        }],
-    )?;
+    let body = OpBody::CategoryChanged(patch);
+    write::apply_one(conn, now, user, body, "category.create", name.to_string())?;
     Ok(format!("Added category {name}"))
 }
 
@@ -1729,18 +1696,8 @@ async fn create_category(
     Posted { user, form }: Posted<CategoryForm>,
 ) -> Result<Response, WebError> {
     super::db(&state, move |conn, clock| {
-        match add_category(conn, clock.now(), &user, &form) {
-            Ok(flash) => Ok(page::redirect_with_flash("/categories", &flash)),
-            Err(WebError::BadInput(m)) => categories_page(
-                &user,
-                StatusCode::BAD_REQUEST,
-                conn,
-                Some(&form),
-                None,
-                Some(&m),
-            ),
-            Err(e) => Err(e),
-        }
+        let done = add_category(conn, clock.now(), &user, &form);
+        categories_answer(conn, &user, done, Some(&form), None)
     })
     .await
 }
@@ -1796,18 +1753,9 @@ fn rename_category(
     if let Some(n) = &patch.name {
         check_category_name(conn, n, &id.to_string())?;
     }
-    write::apply(
-        conn,
-        now,
-        user,
-        &[write::Write {
-            body: OpBody::CategoryChanged(patch),
-            branch: None,
-            hlc: write::hlc_for(conn, now, "categories", &id.to_string())?,
-            action: "category.edit",
-            detail: format!("{name}, sort order {sort_order}"),
-        }],
-    )?;
+    let body = OpBody::CategoryChanged(patch);
+    let detail = format!("{name}, sort order {sort_order}");
+    write::apply_one(conn, now, user, body, "category.edit", detail)?;
     let saved = category_state(conn, id)?;
     Ok(format!(
         "Saved category {} (sort order {})",
@@ -1822,21 +1770,8 @@ async fn save_category(
 ) -> Result<Response, WebError> {
     let id = category_id(&id)?;
     super::db(&state, move |conn, clock| {
-        match rename_category(conn, clock.now(), &user, id, &form) {
-            Ok(flash) => Ok(page::redirect_with_flash("/categories", &flash)),
-            Err(WebError::BadInput(m)) => {
-                let key = id.to_string();
-                categories_page(
-                    &user,
-                    StatusCode::BAD_REQUEST,
-                    conn,
-                    None,
-                    Some((&key, &form)),
-                    Some(&m),
-                )
-            }
-            Err(e) => Err(e),
-        }
+        let done = rename_category(conn, clock.now(), &user, id, &form);
+        categories_answer(conn, &user, done, None, Some((&id.to_string(), &form)))
     })
     .await
 }
@@ -1854,27 +1789,18 @@ fn remove_category(
         |r| r.get(0),
     )?;
     if products > 0 {
-        let what = if products == 1 { "product" } else { "products" };
         return Err(WebError::bad(format!(
-            "category '{}' still has {products} {what}; move them to another category (or delete them) first",
-            current.name
+            "category '{}' still has {}; move them to another category (or delete them) first",
+            current.name,
+            fmt::plural(products, "product", "products")
         )));
     }
-    write::apply(
-        conn,
-        now,
-        user,
-        &[write::Write {
-            body: OpBody::CategoryDeleted(Tombstone {
-                id,
-                deleted_at: now,
-            }),
-            branch: None,
-            hlc: write::hlc_for(conn, now, "categories", &id.to_string())?,
-            action: "category.delete",
-            detail: current.name.to_string(),
-        }],
-    )?;
+    let body = OpBody::CategoryDeleted(Tombstone {
+        id,
+        deleted_at: now,
+    });
+    let detail = current.name.to_string();
+    write::apply_one(conn, now, user, body, "category.delete", detail)?;
     Ok(format!("Deleted category {}", current.name))
 }
 
@@ -1886,13 +1812,8 @@ async fn delete_category(
     let _ = form;
     let id = category_id(&id)?;
     super::db(&state, move |conn, clock| {
-        match remove_category(conn, clock.now(), &user, id) {
-            Ok(flash) => Ok(page::redirect_with_flash("/categories", &flash)),
-            Err(WebError::BadInput(m)) => {
-                categories_page(&user, StatusCode::BAD_REQUEST, conn, None, None, Some(&m))
-            }
-            Err(e) => Err(e),
-        }
+        let done = remove_category(conn, clock.now(), &user, id);
+        categories_answer(conn, &user, done, None, None)
     })
     .await
 }

@@ -26,8 +26,7 @@ use sync_protocol::{CustomerPatch, CustomerState, LedgerKind, OpBody};
 use super::business::{business_currency, business_zone};
 use super::page::{self, Nav, WebError, csrf_field, form_error};
 use super::session::{Posted, WebUser};
-use super::write::{self, Write};
-use super::{db, fmt};
+use super::{db, fmt, write};
 use crate::customer_merge::{aliases_of, canonical_customer, customer_balance};
 use crate::state::AppState;
 
@@ -285,15 +284,24 @@ struct Profile {
     zone: TimeZone,
 }
 
-fn load_profile(conn: &Connection, id: CustomerId) -> Result<Profile, WebError> {
+/// What a page of a customer that does not exist says.
+const NO_SUCH_CUSTOMER: &str = "there is no such customer";
+
+/// Refuses (404) an id no customer has, deleted ones included.
+fn require_customer(conn: &Connection, id: CustomerId) -> Result<(), WebError> {
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM customers WHERE id = ?1)",
         [id.to_string()],
         |r| r.get(0),
     )?;
     if !exists {
-        return Err(WebError::not_found("there is no such customer"));
+        return Err(WebError::not_found(NO_SUCH_CUSTOMER));
     }
+    Ok(())
+}
+
+fn load_profile(conn: &Connection, id: CustomerId) -> Result<Profile, WebError> {
+    require_customer(conn, id)?;
     let customer = crate::apply::customer_state(conn, id)?;
     let mut aliases = Vec::new();
     for alias in aliases_of(conn, id)? {
@@ -434,22 +442,21 @@ fn profile_page(
     }
 }
 
-fn parse_id(id: &str) -> Result<CustomerId, WebError> {
-    id.parse()
-        .map_err(|_| WebError::not_found("there is no such customer"))
-}
-
+/// Customer `id`'s page; 400 when the edit form is sent back with its
+/// refusal.
 async fn render_profile(
     state: &AppState,
     user: &WebUser,
     id: CustomerId,
-    status: StatusCode,
-    form: Option<CustomerForm>,
-    error: Option<String>,
+    again: Option<(CustomerForm, String)>,
 ) -> Result<Response, WebError> {
     let p = db(state, move |conn, _| load_profile(conn, id)).await?;
     let title = p.customer.name.to_string();
-    let body = profile_page(user, &p, form.as_ref(), error.as_deref());
+    let (status, form, refusal) = match &again {
+        Some((form, m)) => (StatusCode::BAD_REQUEST, Some(form), Some(m.as_str())),
+        None => (StatusCode::OK, None, None),
+    };
+    let body = profile_page(user, &p, form, refusal);
     Ok(page::render_status(
         status,
         user,
@@ -465,12 +472,12 @@ async fn show(
     Path(id): Path<String>,
     user: WebUser,
 ) -> Result<Response, WebError> {
-    let id = parse_id(&id)?;
+    let id = page::path_id(&id, NO_SUCH_CUSTOMER)?;
     let kept = db(&state, move |conn, _| Ok(canonical_customer(conn, id)?)).await?;
     if kept != id {
         return Ok(page::redirect(&format!("/customers/{kept}")));
     }
-    render_profile(&state, &user, id, StatusCode::OK, None, None).await
+    render_profile(&state, &user, id, None).await
 }
 
 /// The form checked: the patch of the fields that change.
@@ -532,7 +539,7 @@ async fn update(
     posted: Posted<CustomerForm>,
 ) -> Result<Response, WebError> {
     let Posted { user, form } = posted;
-    let id = parse_id(&id)?;
+    let id = page::path_id(&id, NO_SUCH_CUSTOMER)?;
     let f = form.clone();
     let who = user.clone();
     let result = db(&state, move |conn, clock| {
@@ -541,64 +548,34 @@ async fn update(
                 "this customer was merged into another; open the customer it was merged into and edit that one",
             ));
         }
-        let exists: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM customers WHERE id = ?1)",
-            [id.to_string()],
-            |r| r.get(0),
-        )?;
-        if !exists {
-            return Err(WebError::not_found("there is no such customer"));
-        }
+        require_customer(conn, id)?;
         let patch = plan(conn, id, &f, business_currency(conn)?)?;
-        let mut changed = Vec::new();
-        if patch.name.is_some() {
-            changed.push("name");
-        }
-        if patch.phone.is_some() {
-            changed.push("phone");
-        }
-        if patch.credit_limit.is_some() {
-            changed.push("credit limit");
-        }
-        if patch.notes.is_some() {
-            changed.push("notes");
-        }
+        let changed = write::changed_fields(&[
+            ("name", patch.name.is_some()),
+            ("phone", patch.phone.is_some()),
+            ("credit limit", patch.credit_limit.is_some()),
+            ("notes", patch.notes.is_some()),
+        ]);
         if changed.is_empty() {
             return Ok(None);
         }
-        let now = clock.now();
-        let hlc = write::hlc_for(conn, now, "customers", &id.to_string())?;
+        let changed = changed.join(", ");
         let detail = match &patch.credit_limit {
-            Some(l) => format!("changed {}; credit limit {l}", changed.join(", ")),
-            None => format!("changed {}", changed.join(", ")),
+            Some(l) => format!("changed {changed}; credit limit {l}"),
+            None => format!("changed {changed}"),
         };
-        write::apply(
-            conn,
-            now,
-            &who,
-            &[Write { body: OpBody::CustomerChanged(patch), branch: None, hlc, action: "customer.update", detail }],
-        )?;
-        Ok(Some(changed.join(", ")))
+        let body = OpBody::CustomerChanged(patch);
+        write::apply_one(conn, clock.now(), &who, body, "customer.update", detail)?;
+        Ok(Some(format!(
+            "Saved ({changed}); every till gets it on its next sync."
+        )))
     })
     .await;
-    let to = format!("/customers/{id}");
     match result {
-        Ok(Some(changed)) => Ok(page::redirect_with_flash(
-            &to,
-            &format!("Saved ({changed}); every till gets it on its next sync."),
+        Ok(saved) => Ok(page::after_save(
+            &format!("/customers/{id}"),
+            saved.as_deref(),
         )),
-        Ok(None) => Ok(page::redirect_with_flash(&to, "Nothing to change.")),
-        Err(WebError::BadInput(m)) => {
-            render_profile(
-                &state,
-                &user,
-                id,
-                StatusCode::BAD_REQUEST,
-                Some(form),
-                Some(m),
-            )
-            .await
-        }
-        Err(e) => Err(e),
+        Err(e) => render_profile(&state, &user, id, Some((form, e.refusal()?))).await,
     }
 }

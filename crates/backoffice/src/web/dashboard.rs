@@ -26,10 +26,13 @@ use maud::{Markup, html};
 use pos_domain::{Currency, PaymentMethod, TimeZone, Timestamp};
 use rusqlite::Connection;
 
+use super::business::{business_currency, business_zone};
+use super::db;
+use super::fmt::{self, plural};
 use super::page::{self, Nav, WebError};
-use super::sales::{Branch, business_currency, check_branch, load_branches, query_fields};
+use super::sales::{branch_filter, check_branch, query_fields};
 use super::session::WebUser;
-use super::{db, fmt};
+use crate::devices::{Branch, all_branches};
 use crate::state::AppState;
 
 /// Days in the chart.
@@ -312,17 +315,10 @@ fn load(
     now: Timestamp,
     selected: Option<String>,
 ) -> Result<Dashboard, WebError> {
-    let branches = load_branches(conn)?;
+    let branches = all_branches(conn)?;
     check_branch(&branches, selected.as_deref())?;
-    let currency = business_currency(conn)?;
-    let business_zone: String = conn
-        .query_row(
-            "SELECT value FROM business_settings WHERE key = 'time_zone'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap_or_else(|_| TimeZone::NAIROBI.name().to_string());
-    let business_zone = TimeZone::parse(&business_zone).unwrap_or_default();
+    let currency = business_currency(conn)?.code().to_string();
+    let business_zone = business_zone(conn)?;
 
     let chosen: Vec<&Branch> = branches
         .iter()
@@ -348,7 +344,7 @@ fn load(
         daily_totals(conn, b, (chart_start, chart_end), &mut daily)?;
         let quiet = today.is_empty() && week.is_empty() && month.is_empty();
         // A closed branch with nothing this month is history, not news.
-        if b.closed && quiet && selected.is_none() {
+        if !b.live && quiet && selected.is_none() {
             continue;
         }
         all[0].add(today);
@@ -427,10 +423,6 @@ async fn show(
     ))
 }
 
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn figures_cell(f: Figures, currency: &str) -> Markup {
     html! {
         div { strong { (fmt::money(f.net, currency)) } }
@@ -457,16 +449,7 @@ fn body(d: &Dashboard) -> Markup {
     html! {
         @if d.branches.len() > 1 {
             form.filters method="get" action="/" data-testid="branch-filter" {
-                label { "Branch"
-                    select name="branch" {
-                        option value="" { "All branches" }
-                        @for b in &d.branches {
-                            option value=(b.id) selected[d.selected.as_deref() == Some(b.id.as_str())] {
-                                (b.name) @if b.closed { " (closed)" }
-                            }
-                        }
-                    }
-                }
+                (branch_filter(&d.branches, d.selected.as_deref()))
                 button type="submit" { "Show" }
             }
         }
@@ -489,7 +472,7 @@ fn body(d: &Dashboard) -> Markup {
                     @for r in &d.rows {
                         tr data-testid={ "figures-" (r.branch.id) } {
                             td {
-                                (r.branch.name) @if r.branch.closed { " " span.tag { "closed" } }
+                                (r.branch.name) @if !r.branch.live { " " span.tag { "closed" } }
                                 div.muted { (day(r.periods.today)) " · " (r.branch.zone.name()) }
                             }
                             td { a href=(sales_link(Some(&r.branch.id), r.periods.today, r.periods.today)) { (figures_cell(r.today, cur)) } }

@@ -24,7 +24,8 @@ use super::page::{self, Nav, WebError, csrf_field, form_error, redirect_with_fla
 use super::session::{Posted, Role, WebUser, is_tls};
 use super::{fmt, write};
 use crate::devices::{
-    DeviceError, DeviceInfo, DeviceKind, NewDevice, add_device, list_devices, revoke_device,
+    Branch, DeviceError, DeviceInfo, DeviceKind, NewDevice, add_device, all_branches, list_devices,
+    revoke_device,
 };
 use crate::state::AppState;
 
@@ -38,15 +39,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 // Data -----------------------------------------------------------------------
-
-/// A branch as the page needs it.
-#[derive(Debug, Clone)]
-struct Branch {
-    id: String,
-    name: String,
-    zone: TimeZone,
-    live: bool,
-}
 
 /// Everything the list page shows.
 #[derive(Debug)]
@@ -65,27 +57,10 @@ impl ListData {
     }
 }
 
-fn load_branches(conn: &Connection) -> rusqlite::Result<Vec<Branch>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, name, time_zone, deleted_at IS NULL FROM branches
-         ORDER BY name COLLATE NOCASE, code",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let zone: String = r.get(2)?;
-        Ok(Branch {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            zone: TimeZone::parse(&zone).unwrap_or_default(),
-            live: r.get(3)?,
-        })
-    })?;
-    rows.collect()
-}
-
 fn load(conn: &Connection, now: Timestamp) -> Result<ListData, WebError> {
     Ok(ListData {
         devices: list_devices(conn).map_err(device_error)?,
-        branches: load_branches(conn)?,
+        branches: all_branches(conn)?,
         now,
     })
 }
@@ -105,6 +80,31 @@ fn device_error(e: DeviceError) -> WebError {
         DeviceError::NotFound(_) => WebError::not_found(e.to_string()),
         DeviceError::Random(_) | DeviceError::Db(_) => WebError::internal(&e),
     }
+}
+
+/// Records `action` on device `d` in the audit log: the device, its branch
+/// (`note` after the branch's code) and its key's prefix, never the key.
+fn audit_device(
+    conn: &Connection,
+    now: Timestamp,
+    user: &WebUser,
+    action: &str,
+    d: &DeviceInfo,
+    note: &str,
+) -> rusqlite::Result<()> {
+    let detail = format!(
+        "{} device '{}' ({}) of branch {} ({}{note}), key {}…",
+        d.kind, d.name, d.code, d.branch_name, d.branch_code, d.key_prefix
+    );
+    write::audit(
+        conn,
+        now,
+        user,
+        action,
+        "device",
+        &d.id.to_string(),
+        &detail,
+    )
 }
 
 /// A device's state, as its tag says it.
@@ -410,38 +410,14 @@ async fn create(
     let outcome = super::db(&state, move |conn, clock| {
         let input = match check_create(conn, &f) {
             Ok(input) => input,
-            Err(WebError::BadInput(m)) => return Ok(Err(m)),
-            Err(e) => return Err(e),
+            Err(e) => return Ok(Err(e.refusal()?)),
         };
         let new = match add_device(conn, clock, &input.branch_name, &input.name, input.kind) {
             Ok(new) => new,
-            Err(e) => {
-                return match device_error(e) {
-                    WebError::BadInput(m) => Ok(Err(m)),
-                    other => Err(other),
-                };
-            }
+            Err(e) => return Ok(Err(device_error(e).refusal()?)),
         };
-        let d = &new.device;
-        let detail = format!(
-            "{} device '{}' ({}) of branch {} ({}{}), key {}…",
-            d.kind,
-            d.name,
-            d.code,
-            d.branch_name,
-            d.branch_code,
-            if new.new_branch { ", new branch" } else { "" },
-            d.key_prefix
-        );
-        write::audit(
-            conn,
-            clock.now(),
-            &u,
-            "device.add",
-            "device",
-            &d.id.to_string(),
-            &detail,
-        )?;
+        let note = if new.new_branch { ", new branch" } else { "" };
+        audit_device(conn, clock.now(), &u, "device.add", &new.device, note)?;
         Ok(Ok(new))
     })
     .await?;
@@ -544,9 +520,7 @@ async fn revoke(
     Posted { user, form }: Posted<RevokeForm>,
 ) -> Result<Response, WebError> {
     WebError::require_owner(&user)?;
-    let id: DeviceId = id
-        .parse()
-        .map_err(|_| WebError::not_found(format!("there is no device with the id '{id}'")))?;
+    let id: DeviceId = page::path_id(&id, format!("there is no device with the id '{id}'"))?;
     let confirmed = form.confirm == "yes";
     let u = user.clone();
     let done = super::db(&state, move |conn, clock| {
@@ -571,19 +545,7 @@ async fn revoke(
             return Ok(Err((device, zone)));
         }
         let d = revoke_device(conn, clock, &id.to_string()).map_err(device_error)?;
-        let detail = format!(
-            "{} device '{}' ({}) of branch {} ({}), key {}…",
-            d.kind, d.name, d.code, d.branch_name, d.branch_code, d.key_prefix
-        );
-        write::audit(
-            conn,
-            clock.now(),
-            &u,
-            "device.revoke",
-            "device",
-            &d.id.to_string(),
-            &detail,
-        )?;
+        audit_device(conn, clock.now(), &u, "device.revoke", &d, "")?;
         Ok(Ok(d))
     })
     .await?;

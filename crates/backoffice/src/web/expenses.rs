@@ -26,6 +26,7 @@ use super::page::{self, Nav, WebError, csrf_field, form_error};
 use super::session::{Posted, WebUser};
 use super::write::{self, Write};
 use super::{db, fmt};
+use crate::devices::{Branch, all_branches};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -196,14 +197,6 @@ fn paid_with_label(p: &str) -> &str {
     }
 }
 
-fn branches(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, name FROM branches WHERE deleted_at IS NULL ORDER BY name COLLATE NOCASE",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
-}
-
 fn totals_table(testid: &str, what: &str, totals: &[Total], code: &str) -> Markup {
     html! {
         table data-testid=(testid) {
@@ -224,7 +217,7 @@ fn totals_table(testid: &str, what: &str, totals: &[Total], code: &str) -> Marku
 
 struct View<'a> {
     filter: &'a Filter,
-    branches: &'a [(String, String)],
+    branches: &'a [Branch],
     report: Option<&'a Report>,
     currency: &'a str,
     back: String,
@@ -238,8 +231,8 @@ fn list_page(user: &WebUser, v: &View<'_>, error: Option<&str>) -> Markup {
             label { "Branch"
                 select name="branch" {
                     option value="" { "Every branch" }
-                    @for (id, name) in v.branches {
-                        option value=(id) selected[f.branch.trim() == id] { (name) }
+                    @for b in v.branches.iter().filter(|b| b.live) {
+                        option value=(b.id) selected[f.branch.trim() == b.id] { (b.name) }
                     }
                 }
             }
@@ -305,13 +298,12 @@ async fn list(
     let out = db(&state, move |conn, clock| {
         let zone = business_zone(conn)?;
         let currency = business_currency(conn)?.code().to_string();
-        let branches = branches(conn)?;
+        let branches = all_branches(conn)?;
         let today = zone.business_day(clock.now()).0;
         let checked = check_filter(conn, &f, today);
         let (range, error) = match checked {
             Ok(r) => (Some(r), None),
-            Err(WebError::BadInput(m)) => (None, Some(m)),
-            Err(e) => return Err(e),
+            Err(e) => (None, Some(e.refusal()?)),
         };
         let shown = match &range {
             Some(r) => Filter {
@@ -372,9 +364,7 @@ async fn delete(
     posted: Posted<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let Posted { user, form } = posted;
-    let id: ExpenseId = id
-        .parse()
-        .map_err(|_| WebError::not_found("there is no such expense"))?;
+    let id: ExpenseId = page::path_id(&id, "there is no such expense")?;
     let back = safe_back(form.get("back")).to_string();
     let who = user.clone();
     let done = db(&state, move |conn, clock| {
@@ -390,20 +380,16 @@ async fn delete(
         };
         let branch: BranchId = branch.parse().map_err(|e| WebError::internal(&e))?;
         let now = clock.now();
-        let hlc = write::hlc_for(conn, now, "expenses", &id.to_string())?;
         let shown = format!("{description} ({})", fmt::money(amount, &currency));
-        write::apply(
-            conn,
-            now,
-            &who,
-            &[Write {
-                body: OpBody::ExpenseDeleted(Tombstone { id, deleted_at: now }),
-                branch: Some(branch),
-                hlc,
-                action: "expense.delete",
-                detail: format!("deleted {shown}"),
-            }],
-        )?;
+        let body = OpBody::ExpenseDeleted(Tombstone { id, deleted_at: now });
+        let change = Write {
+            hlc: write::hlc_for(conn, now, &body)?,
+            body,
+            branch: Some(branch),
+            action: "expense.delete",
+            detail: format!("deleted {shown}"),
+        };
+        write::apply(conn, now, &who, &[change])?;
         Ok(shown)
     })
     .await?;

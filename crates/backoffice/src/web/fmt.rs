@@ -35,6 +35,11 @@ pub fn qty(milli: i64) -> String {
     }
 }
 
+/// `1 sale`, `3 sales`: `n` with the word for one or for many.
+pub fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `2026-03-02 09:15` in `tz`.
 pub fn time(t: Timestamp, tz: TimeZone) -> String {
     let tz: chrono_tz::Tz = tz.name().parse().unwrap_or(chrono_tz::Africa::Nairobi);

@@ -218,6 +218,22 @@ pub fn redirect_with_flash(to: &str, message: &str) -> Response {
     res
 }
 
+/// An id from the URL's path: text that is no id names nothing, so it is
+/// not found (404 with `not_found`), like an id no record has.
+pub fn path_id<T: std::str::FromStr>(
+    text: &str,
+    not_found: impl Into<String>,
+) -> Result<T, WebError> {
+    text.parse()
+        .map_err(|_| WebError::NotFound(not_found.into()))
+}
+
+/// The answer to a form that saves: a 303 to `to` showing what was saved,
+/// or "Nothing to change." when the form matched what is stored (`None`).
+pub fn after_save(to: &str, saved: Option<&str>) -> Response {
+    redirect_with_flash(to, saved.unwrap_or("Nothing to change."))
+}
+
 /// Decodes a flash cookie's value.
 pub(crate) fn decode_flash(value: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
@@ -280,6 +296,15 @@ impl WebError {
 
     pub fn not_found(message: impl Into<String>) -> WebError {
         WebError::NotFound(message.into())
+    }
+
+    /// The message of refused input, for the form to be shown again with it
+    /// (status 400); any other error as it is, to be answered with its page.
+    pub fn refusal(self) -> Result<String, WebError> {
+        match self {
+            WebError::BadInput(m) => Ok(m),
+            e => Err(e),
+        }
     }
 
     pub fn internal(cause: &dyn std::fmt::Display) -> WebError {

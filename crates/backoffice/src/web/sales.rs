@@ -29,9 +29,11 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use uuid::Uuid;
 
+use super::business::business_currency;
 use super::page::{self, Nav, WebError};
 use super::session::WebUser;
 use super::{db, fmt};
+use crate::devices::{Branch, all_branches};
 use crate::state::AppState;
 
 /// Rows on one page of the list.
@@ -72,33 +74,6 @@ pub(crate) fn shown(text: &str) -> String {
     }
 }
 
-/// A branch as the sales pages and the dashboard need it.
-#[derive(Debug, Clone)]
-pub(crate) struct Branch {
-    pub id: String,
-    pub name: String,
-    pub zone: TimeZone,
-    pub closed: bool,
-}
-
-/// Every branch, open ones and closed ones (their sales stay), by name.
-pub(crate) fn load_branches(conn: &Connection) -> rusqlite::Result<Vec<Branch>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, time_zone, deleted_at IS NOT NULL FROM branches
-         ORDER BY deleted_at IS NOT NULL, name COLLATE NOCASE, id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let zone: String = r.get(2)?;
-        Ok(Branch {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            zone: TimeZone::parse(&zone).unwrap_or_default(),
-            closed: r.get(3)?,
-        })
-    })?;
-    rows.collect()
-}
-
 /// Checks a `branch` filter names one of `branches`.
 pub(crate) fn check_branch(branches: &[Branch], id: Option<&str>) -> Result<(), WebError> {
     match id {
@@ -110,16 +85,21 @@ pub(crate) fn check_branch(branches: &[Branch], id: Option<&str>) -> Result<(), 
     }
 }
 
-/// The business's currency (every sale is in it: the server refuses others).
-pub(crate) fn business_currency(conn: &Connection) -> rusqlite::Result<String> {
-    Ok(conn
-        .query_row(
-            "SELECT value FROM business_settings WHERE key = 'currency'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()?
-        .unwrap_or_else(|| "KES".to_string()))
+/// The `branch` filter's field: every branch, open and closed (their sales
+/// stay), `selected` chosen.
+pub(crate) fn branch_filter(branches: &[Branch], selected: Option<&str>) -> Markup {
+    html! {
+        label { "Branch"
+            select name="branch" {
+                option value="" { "All branches" }
+                @for b in branches {
+                    option value=(b.id) selected[selected == Some(b.id.as_str())] {
+                        (b.name) @if !b.live { " (closed)" }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `M-Pesa` for `mpesa`; an unknown method shows as stored.
@@ -146,11 +126,6 @@ fn till_label(device_id: &str, code: Option<&str>) -> String {
         None => "unknown device".to_string(),
     }
 }
-
-/// The join that names a sale's customer, following a merged customer's
-/// alias to the customer it became (reads resolve aliases).
-const CUSTOMER_JOIN: &str = "LEFT JOIN customers c ON c.id = COALESCE(
-    (SELECT a.customer_id FROM customer_aliases a WHERE a.alias_id = s.customer_id), s.customer_id)";
 
 // Filters --------------------------------------------------------------------
 
@@ -337,7 +312,7 @@ impl Filters {
 
 // Data -----------------------------------------------------------------------
 
-/// One row of the list (and of the CSV).
+/// One row of the list (and of the CSV), and the head of a receipt.
 #[derive(Debug, Clone)]
 struct SaleRow {
     id: String,
@@ -361,6 +336,55 @@ struct SaleRow {
     reason: Option<String>,
 }
 
+/// The columns [`sale_row`] reads, from [`SALE_JOINS`]: a sale with the
+/// names of its branch, till, cashier and customer, and its original's
+/// receipt number.
+const SALE_COLUMNS: &str = "s.id, s.receipt_no, s.kind, s.created_at, s.business_day, b.name,
+        b.time_zone, s.device_id, d.code, u.name, c.name, s.currency, s.subtotal_minor,
+        s.discount_minor, s.tax_minor, s.total_minor, o.receipt_no, s.reason";
+
+/// `sales s` and what names its branch, till, cashier, customer and
+/// original. A merged customer's alias is followed to the customer it became
+/// (reads resolve aliases).
+const SALE_JOINS: &str = "FROM sales s
+         JOIN branches b ON b.id = s.branch_id
+         LEFT JOIN devices d ON d.id = s.device_id
+         LEFT JOIN users u ON u.id = s.cashier_id
+         LEFT JOIN customers c ON c.id = COALESCE(
+             (SELECT a.customer_id FROM customer_aliases a WHERE a.alias_id = s.customer_id),
+             s.customer_id)
+         LEFT JOIN sales o ON o.id = s.original_sale_id";
+
+/// A sale from the first columns of a row ([`SALE_COLUMNS`]), without its
+/// payment methods.
+fn sale_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SaleRow> {
+    let zone: String = r.get(6)?;
+    let device_id: String = r.get(7)?;
+    let code: Option<String> = r.get(8)?;
+    Ok(SaleRow {
+        id: r.get(0)?,
+        receipt_no: r.get(1)?,
+        kind: r.get(2)?,
+        created_at: Timestamp::from_millis(r.get(3)?),
+        business_day: r.get(4)?,
+        branch: r.get(5)?,
+        zone: TimeZone::parse(&zone).unwrap_or_default(),
+        till: till_label(&device_id, code.as_deref()),
+        cashier: r
+            .get::<_, Option<String>>(9)?
+            .unwrap_or_else(|| "unknown".to_string()),
+        customer: r.get(10)?,
+        currency: r.get(11)?,
+        subtotal: r.get(12)?,
+        discount: r.get(13)?,
+        tax: r.get(14)?,
+        total: r.get(15)?,
+        methods: Vec::new(),
+        original_receipt: r.get(16)?,
+        reason: r.get(17)?,
+    })
+}
+
 fn sale_rows(
     conn: &Connection,
     filters: &Filters,
@@ -376,27 +400,16 @@ fn sale_rows(
         None => "",
     };
     let sql = format!(
-        "SELECT s.id, s.receipt_no, s.kind, s.created_at, s.business_day, b.name, b.time_zone,
-                s.device_id, d.code, u.name, c.name, s.currency, s.subtotal_minor,
-                s.discount_minor, s.tax_minor, s.total_minor,
-                (SELECT group_concat(DISTINCT p.method) FROM payments p WHERE p.sale_id = s.id),
-                o.receipt_no, s.reason
-         FROM sales s
-         JOIN branches b ON b.id = s.branch_id
-         LEFT JOIN devices d ON d.id = s.device_id
-         LEFT JOIN users u ON u.id = s.cashier_id
-         {CUSTOMER_JOIN}
-         LEFT JOIN sales o ON o.id = s.original_sale_id
+        "SELECT {SALE_COLUMNS},
+                (SELECT group_concat(DISTINCT p.method) FROM payments p WHERE p.sale_id = s.id)
+         {SALE_JOINS}
          {clause}
          ORDER BY s.created_at DESC, s.id DESC
          {limit}"
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(values), |r| {
-        let zone: String = r.get(6)?;
-        let device_id: String = r.get(7)?;
-        let code: Option<String> = r.get(8)?;
-        let methods: Option<String> = r.get(16)?;
+        let methods: Option<String> = r.get(18)?;
         let mut methods: Vec<String> = methods
             .unwrap_or_default()
             .split(',')
@@ -410,26 +423,8 @@ fn sale_rows(
                 .unwrap_or(PaymentMethod::ALL.len())
         });
         Ok(SaleRow {
-            id: r.get(0)?,
-            receipt_no: r.get(1)?,
-            kind: r.get(2)?,
-            created_at: Timestamp::from_millis(r.get(3)?),
-            business_day: r.get(4)?,
-            branch: r.get(5)?,
-            zone: TimeZone::parse(&zone).unwrap_or_default(),
-            till: till_label(&device_id, code.as_deref()),
-            cashier: r
-                .get::<_, Option<String>>(9)?
-                .unwrap_or_else(|| "unknown".to_string()),
-            customer: r.get(10)?,
-            currency: r.get(11)?,
-            subtotal: r.get(12)?,
-            discount: r.get(13)?,
-            tax: r.get(14)?,
-            total: r.get(15)?,
             methods,
-            original_receipt: r.get(17)?,
-            reason: r.get(18)?,
+            ..sale_row(r)?
         })
     })?;
     rows.collect()
@@ -498,7 +493,7 @@ struct ListData {
 }
 
 fn load_list(conn: &Connection, filters: Filters) -> Result<ListData, WebError> {
-    let branches = load_branches(conn)?;
+    let branches = all_branches(conn)?;
     filters.check(conn, &branches)?;
     let totals = totals(conn, &filters)?;
     let offset = (filters.page - 1).saturating_mul(PAGE_SIZE);
@@ -508,7 +503,7 @@ fn load_list(conn: &Connection, filters: Filters) -> Result<ListData, WebError> 
         cashiers: cashiers(conn)?,
         totals,
         rows,
-        currency: business_currency(conn)?,
+        currency: business_currency(conn)?.code().to_string(),
         filters,
     })
 }
@@ -533,16 +528,7 @@ fn filter_form(data: &ListData) -> Markup {
     };
     html! {
         form.filters method="get" action="/sales" data-testid="sales-filters" {
-            label { "Branch"
-                select name="branch" {
-                    option value="" { "All branches" }
-                    @for b in &data.branches {
-                        option value=(b.id) selected[f.branch.as_deref() == Some(b.id.as_str())] {
-                            (b.name) @if b.closed { " (closed)" }
-                        }
-                    }
-                }
-            }
+            (branch_filter(&data.branches, f.branch.as_deref()))
             label { "From" input type="date" name="from" value=(date(f.from)); }
             label { "To" input type="date" name="to" value=(date(f.to)); }
             label { "Cashier"
@@ -577,10 +563,6 @@ fn filter_form(data: &ListData) -> Markup {
     }
 }
 
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn list_body(data: &ListData) -> Markup {
     let f = &data.filters;
     let t = data.totals;
@@ -604,7 +586,7 @@ fn list_body(data: &ListData) -> Markup {
                 @if t.rows == 0 {
                     "No rows."
                 } @else if data.rows.is_empty() {
-                    "Page " (f.page) " is past the end (" (plural(t.rows, "row", "rows")) ")."
+                    "Page " (f.page) " is past the end (" (fmt::plural(t.rows, "row", "rows")) ")."
                 } @else {
                     "Rows " (first + 1) "–" (first + i64::try_from(data.rows.len()).unwrap_or(0)) " of " (t.rows) ", newest first."
                 }
@@ -654,25 +636,11 @@ fn list_body(data: &ListData) -> Markup {
 
 #[derive(Debug)]
 struct Detail {
-    id: String,
-    receipt_no: String,
-    kind: String,
+    sale: SaleRow,
+    /// The sale a void or refund is of: its id and receipt number.
     original: Option<(String, String)>,
-    branch: String,
-    zone: TimeZone,
-    till: String,
-    cashier: String,
-    customer: Option<String>,
-    currency: String,
     tax_mode: String,
-    subtotal: i64,
-    discount: i64,
-    tax: i64,
-    total: i64,
     change: i64,
-    reason: Option<String>,
-    created_at: Timestamp,
-    business_day: String,
     received_at: Timestamp,
     lines: Vec<Line>,
     payments: Vec<Payment>,
@@ -716,47 +684,21 @@ fn load_detail(conn: &Connection, id: &str) -> Result<Option<Detail>, WebError> 
     let head = conn
         .query_row(
             &format!(
-                "SELECT s.id, s.receipt_no, s.kind, s.original_sale_id, o.receipt_no, b.name,
-                        b.time_zone, s.device_id, d.code, u.name, c.name, s.currency, s.tax_mode,
-                        s.subtotal_minor, s.discount_minor, s.tax_minor, s.total_minor,
-                        s.change_minor, s.reason, s.created_at, s.business_day, s.received_at
-                 FROM sales s
-                 JOIN branches b ON b.id = s.branch_id
-                 LEFT JOIN devices d ON d.id = s.device_id
-                 LEFT JOIN users u ON u.id = s.cashier_id
-                 {CUSTOMER_JOIN}
-                 LEFT JOIN sales o ON o.id = s.original_sale_id
+                "SELECT {SALE_COLUMNS}, s.original_sale_id, s.tax_mode, s.change_minor,
+                        s.received_at
+                 {SALE_JOINS}
                  WHERE s.id = ?1"
             ),
             [id],
             |r| {
-                let zone: String = r.get(6)?;
-                let device_id: String = r.get(7)?;
-                let code: Option<String> = r.get(8)?;
-                let original: Option<String> = r.get(3)?;
-                let original_receipt: Option<String> = r.get(4)?;
+                let sale = sale_row(r)?;
+                let original: Option<String> = r.get(18)?;
+                let original_receipt = sale.original_receipt.clone().unwrap_or_default();
                 Ok(Detail {
-                    id: r.get(0)?,
-                    receipt_no: r.get(1)?,
-                    kind: r.get(2)?,
-                    original: original.map(|o| (o, original_receipt.unwrap_or_default())),
-                    branch: r.get(5)?,
-                    zone: TimeZone::parse(&zone).unwrap_or_default(),
-                    till: till_label(&device_id, code.as_deref()),
-                    cashier: r
-                        .get::<_, Option<String>>(9)?
-                        .unwrap_or_else(|| "unknown".to_string()),
-                    customer: r.get(10)?,
-                    currency: r.get(11)?,
-                    tax_mode: r.get(12)?,
-                    subtotal: r.get(13)?,
-                    discount: r.get(14)?,
-                    tax: r.get(15)?,
-                    total: r.get(16)?,
-                    change: r.get(17)?,
-                    reason: r.get(18)?,
-                    created_at: Timestamp::from_millis(r.get(19)?),
-                    business_day: r.get(20)?,
+                    sale,
+                    original: original.map(|o| (o, original_receipt)),
+                    tax_mode: r.get(19)?,
+                    change: r.get(20)?,
                     received_at: Timestamp::from_millis(r.get(21)?),
                     lines: Vec::new(),
                     payments: Vec::new(),
@@ -845,34 +787,35 @@ async fn detail(
     let sale = db(&state, move |conn, _| load_detail(conn, &key))
         .await?
         .ok_or_else(not_found)?;
-    let title = format!("{} {}", kind_label(&sale.kind), sale.receipt_no);
+    let title = format!("{} {}", kind_label(&sale.sale.kind), sale.sale.receipt_no);
     Ok(page::render(&user, Nav::Sales, &title, detail_body(&sale)))
 }
 
 fn detail_body(s: &Detail) -> Markup {
-    let cur = s.currency.as_str();
+    let h = &s.sale;
+    let cur = h.currency.as_str();
     let money = |m: i64| fmt::money(m, cur);
     let opt_money = |m: Option<i64>| m.map_or_else(|| "—".to_string(), |m| fmt::money(m, cur));
     html! {
         p { a href="/sales" { "← All sales" } }
         @if let Some((orig_id, orig_receipt)) = &s.original {
             p.notice data-testid="original-sale" {
-                "This " (kind_label(&s.kind).to_lowercase()) " is of sale "
+                "This " (kind_label(&h.kind).to_lowercase()) " is of sale "
                 a href={ "/sales/" (orig_id) } { (orig_receipt) } "."
             }
         }
         section.panel data-testid="sale-header" {
             table {
                 tbody {
-                    tr { th { "Receipt" } td { (s.receipt_no) " " @if s.kind != "sale" { span.tag.bad { (kind_label(&s.kind)) } } } }
-                    tr { th { "Time" } td { (fmt::time(s.created_at, s.zone)) " (" (s.zone.name()) "), business day " (s.business_day) } }
-                    tr { th { "Branch" } td { (s.branch) } }
-                    tr { th { "Till" } td { (s.till) } }
-                    tr { th { "Cashier" } td { (s.cashier) } }
-                    tr { th { "Customer" } td { @if let Some(c) = &s.customer { (c) } @else { span.muted { "—" } } } }
+                    tr { th { "Receipt" } td { (h.receipt_no) " " @if h.kind != "sale" { span.tag.bad { (kind_label(&h.kind)) } } } }
+                    tr { th { "Time" } td { (fmt::time(h.created_at, h.zone)) " (" (h.zone.name()) "), business day " (h.business_day) } }
+                    tr { th { "Branch" } td { (h.branch) } }
+                    tr { th { "Till" } td { (h.till) } }
+                    tr { th { "Cashier" } td { (h.cashier) } }
+                    tr { th { "Customer" } td { @if let Some(c) = &h.customer { (c) } @else { span.muted { "—" } } } }
                     tr { th { "Prices" } td { "tax " (s.tax_mode) } }
-                    @if let Some(r) = &s.reason { tr { th { "Reason" } td data-testid="reason" { (r) } } }
-                    tr { th { "Received" } td { (fmt::time(s.received_at, s.zone)) } }
+                    @if let Some(r) = &h.reason { tr { th { "Reason" } td data-testid="reason" { (r) } } }
+                    tr { th { "Received" } td { (fmt::time(s.received_at, h.zone)) } }
                 }
             }
         }
@@ -898,10 +841,10 @@ fn detail_body(s: &Detail) -> Markup {
                 }
             }
             tfoot {
-                tr { th colspan="5" { "Subtotal" } td.num { (money(s.subtotal)) } }
-                tr { th colspan="5" { "Discount" } td.num { (money(s.discount)) } }
-                tr { th colspan="5" { "Tax" } td.num { (money(s.tax)) } }
-                tr { th colspan="5" { "Total" } td.num data-testid="sale-total" { strong { (money(s.total)) } } }
+                tr { th colspan="5" { "Subtotal" } td.num { (money(h.subtotal)) } }
+                tr { th colspan="5" { "Discount" } td.num { (money(h.discount)) } }
+                tr { th colspan="5" { "Tax" } td.num { (money(h.tax)) } }
+                tr { th colspan="5" { "Total" } td.num data-testid="sale-total" { strong { (money(h.total)) } } }
                 @if s.change != 0 { tr { th colspan="5" { "Change" } td.num { (money(s.change)) } } }
             }
         }
@@ -928,7 +871,7 @@ fn detail_body(s: &Detail) -> Markup {
                 }
             }
         }
-        @if s.kind == "sale" {
+        @if h.kind == "sale" {
             h2 { "Voids and refunds" }
             @if s.related.is_empty() {
                 p.muted data-testid="no-returns" { "None: this sale stands as recorded." }
@@ -940,7 +883,7 @@ fn detail_body(s: &Detail) -> Markup {
                             tr {
                                 td { a href={ "/sales/" (r.id) } { (r.receipt_no) } }
                                 td { (kind_label(&r.kind)) }
-                                td { (fmt::time(r.created_at, s.zone)) }
+                                td { (fmt::time(r.created_at, h.zone)) }
                                 td { @if let Some(x) = &r.reason { (x) } @else { span.muted { "—" } } }
                                 td.num { (money(r.total)) }
                             }
@@ -949,7 +892,7 @@ fn detail_body(s: &Detail) -> Markup {
                 }
             }
         }
-        p.muted { "Sale id " code { (s.id) } }
+        p.muted { "Sale id " code { (h.id) } }
     }
 }
 
@@ -1119,7 +1062,7 @@ async fn csv(
             .map_or_else(|| "all".to_string(), |d| d.format("%Y-%m-%d").to_string()),
     );
     let text = db(&state, move |conn, _| {
-        let branches = load_branches(conn)?;
+        let branches = all_branches(conn)?;
         filters.check(conn, &branches)?;
         csv_text(conn, &filters)
     })

@@ -164,6 +164,25 @@ fn device_select(devices: &[Device], selected: &str) -> Markup {
     }
 }
 
+/// Ends `sql` with `ORDER BY order` and the `LIMIT` and `OFFSET` of page
+/// `page`, their values added to `args`. It reads one row more than a page,
+/// so [`page_rows`] can tell whether another page follows.
+fn limit_to_page(sql: &mut String, args: &mut Vec<Value>, order: &str, page: i64) {
+    args.push(Value::Integer(PAGE_SIZE + 1));
+    args.push(Value::Integer((page - 1) * PAGE_SIZE));
+    sql.push_str(&format!(
+        " ORDER BY {order} LIMIT ?{} OFFSET ?{}",
+        args.len() - 1,
+        args.len()
+    ));
+}
+
+/// The rows [`limit_to_page`] read: the page's, and whether another follows.
+fn page_rows<T>(rows: &[T]) -> (&[T], bool) {
+    let shown = rows.len().min(PAGE_SIZE as usize);
+    (&rows[..shown], rows.len() > shown)
+}
+
 fn pager(path: &str, pairs: &[(&str, String)], page: i64, has_next: bool) -> Markup {
     let link = |n: i64| {
         let mut all = pairs.to_vec();
@@ -249,13 +268,7 @@ fn load_log(conn: &Connection, f: &LogFilters) -> rusqlite::Result<Vec<LogRow>> 
             sql.push_str(&format!(" AND {column} = ?{}", args.len()));
         }
     }
-    args.push(Value::Integer(PAGE_SIZE + 1));
-    args.push(Value::Integer((f.page - 1) * PAGE_SIZE));
-    sql.push_str(&format!(
-        " ORDER BY l.id DESC LIMIT ?{} OFFSET ?{}",
-        args.len() - 1,
-        args.len()
-    ));
+    limit_to_page(&mut sql, &mut args, "l.id DESC", f.page);
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
         Ok(LogRow {
@@ -301,8 +314,7 @@ async fn sync_log(
                 let rows = load_log(conn, &f)?;
                 Ok((f, rows))
             }
-            Err(WebError::BadInput(m)) => Err((q, m)),
-            Err(e) => return Err(e),
+            Err(e) => Err((q, e.refusal()?)),
         };
         Ok((devices, checked))
     })
@@ -403,8 +415,7 @@ fn log_filters(devices: &[Device], q: &LogQuery) -> Markup {
 }
 
 fn log_table(rows: &[LogRow], q: &LogQuery, page: i64) -> Markup {
-    let has_next = rows.len() as i64 > PAGE_SIZE;
-    let shown = &rows[..rows.len().min(PAGE_SIZE as usize)];
+    let (shown, has_next) = page_rows(rows);
     let pairs = [
         ("device", q.device.clone()),
         ("direction", q.direction.clone()),
@@ -496,13 +507,7 @@ fn load_rejected(
         args.push(Value::Text(d.to_string()));
         sql.push_str(" AND a.device_id = ?1");
     }
-    args.push(Value::Integer(PAGE_SIZE + 1));
-    args.push(Value::Integer((page - 1) * PAGE_SIZE));
-    sql.push_str(&format!(
-        " ORDER BY a.applied_at DESC, a.rowid DESC LIMIT ?{} OFFSET ?{}",
-        args.len() - 1,
-        args.len()
-    ));
+    limit_to_page(&mut sql, &mut args, "a.applied_at DESC, a.rowid DESC", page);
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
         Ok(Rejected {
@@ -547,8 +552,7 @@ async fn sync_exceptions(
                 let rows = load_rejected(conn, device.as_deref(), page)?;
                 Ok((device.unwrap_or_default(), page, rows))
             }
-            Err(WebError::BadInput(m)) => Err((q.device, m)),
-            Err(e) => return Err(e),
+            Err(e) => Err((q.device, e.refusal()?)),
         };
         Ok((devices, checked))
     })
@@ -600,8 +604,7 @@ fn exception_filters(devices: &[Device], device: &str) -> Markup {
 }
 
 fn exception_table(rows: &[Rejected], device: &str, page: i64) -> Markup {
-    let has_next = rows.len() as i64 > PAGE_SIZE;
-    let shown = &rows[..rows.len().min(PAGE_SIZE as usize)];
+    let (shown, has_next) = page_rows(rows);
     html! {
         @if shown.is_empty() {
             @if page > 1 {

@@ -31,8 +31,7 @@ use sync_protocol::{OpBody, Tombstone, UserPatch};
 use super::business::business_zone;
 use super::page::{self, Nav, WebError, csrf_field, form_error};
 use super::session::{Posted, Role, WebUser};
-use super::write::{self, Write};
-use super::{db, fmt};
+use super::{db, fmt, write};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -109,6 +108,9 @@ fn live_users(conn: &Connection) -> rusqlite::Result<Vec<TillUser>> {
     rows.collect()
 }
 
+/// What a page of a till user that does not exist (or is deleted) says.
+const NO_SUCH_USER: &str = "there is no such till user (or it was deleted)";
+
 fn live_user(conn: &Connection, id: UserId) -> Result<TillUser, WebError> {
     conn.query_row(
         "SELECT id, name, role, active, hlc FROM users WHERE id = ?1 AND deleted_at IS NULL",
@@ -116,12 +118,31 @@ fn live_user(conn: &Connection, id: UserId) -> Result<TillUser, WebError> {
         user_row,
     )
     .optional()?
-    .ok_or_else(|| WebError::not_found("there is no such till user (or it was deleted)"))
+    .ok_or_else(|| WebError::not_found(NO_SUCH_USER))
 }
 
-fn parse_id(id: &str) -> Result<UserId, WebError> {
-    id.parse()
-        .map_err(|_| WebError::not_found("there is no such till user (or it was deleted)"))
+/// Live till user `id`, if `user` may `what` it (403 otherwise).
+fn manageable(
+    conn: &Connection,
+    user: &WebUser,
+    id: UserId,
+    what: &str,
+) -> Result<TillUser, WebError> {
+    let u = live_user(conn, id)?;
+    require_manage(user, u.role, what)?;
+    Ok(u)
+}
+
+/// [`manageable`] before a form is read: a change is refused before its
+/// input is even looked at (and checked again when it is written).
+async fn check_manageable(
+    state: &AppState,
+    user: &WebUser,
+    id: UserId,
+    what: &'static str,
+) -> Result<TillUser, WebError> {
+    let who = user.clone();
+    db(state, move |conn, _| manageable(conn, &who, id, what)).await
 }
 
 /// Refuses a second live user named `name` (ignoring case), like the till.
@@ -289,18 +310,23 @@ fn list_page(
     }
 }
 
+/// The list with the add form; 400 when the form is sent back with its
+/// refusal.
 async fn render_list(
     state: &AppState,
     user: WebUser,
-    status: StatusCode,
     form: AddForm,
-    error: Option<String>,
+    refusal: Option<String>,
 ) -> Result<Response, WebError> {
     let (users, zone) = db(state, |conn, _| {
         Ok((live_users(conn)?, business_zone(conn)?))
     })
     .await?;
-    let body = list_page(&user, &users, zone, &form, error.as_deref());
+    let status = match refusal {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
+    };
+    let body = list_page(&user, &users, zone, &form, refusal.as_deref());
     Ok(page::render_status(
         status,
         &user,
@@ -312,50 +338,36 @@ async fn render_list(
 
 /// `GET /users`.
 async fn list(State(state): State<AppState>, user: WebUser) -> Result<Response, WebError> {
-    render_list(&state, user, StatusCode::OK, AddForm::default(), None).await
+    render_list(&state, user, AddForm::default(), None).await
 }
 
 /// `POST /users`: adds a till user.
 async fn add(State(state): State<AppState>, posted: Posted<AddForm>) -> Result<Response, WebError> {
     let Posted { user, form } = posted;
-    let checked = (|| {
-        let name = parse_name(&form.name)?;
-        let role = parse_role(&form.role)?;
-        Ok::<_, WebError>((name, role))
-    })();
-    let (name, role) = match checked {
-        Ok(v) => v,
-        Err(WebError::BadInput(m)) => {
-            return render_list(&state, user, StatusCode::BAD_REQUEST, form, Some(m)).await;
-        }
-        Err(e) => return Err(e),
-    };
-    require_manage(&user, role, "add")?;
-    let pin = match parse_new_pin(&form.pin, &form.pin_again) {
-        Ok(p) => p,
-        Err(WebError::BadInput(m)) => {
-            return render_list(&state, user, StatusCode::BAD_REQUEST, form, Some(m)).await;
-        }
-        Err(e) => return Err(e),
-    };
+    match add_user(&state, &user, &form).await {
+        Ok(name) => Ok(page::redirect_with_flash(
+            "/users",
+            &format!("Till user {name} added; the tills get them on their next sync."),
+        )),
+        Err(e) => render_list(&state, user, form, Some(e.refusal()?)).await,
+    }
+}
+
+/// Checks the add form and adds the till user; its name, for the notice.
+async fn add_user(state: &AppState, user: &WebUser, form: &AddForm) -> Result<String, WebError> {
+    let name = parse_name(&form.name)?;
+    let role = parse_role(&form.role)?;
+    require_manage(user, role, "add")?;
+    let pin = parse_new_pin(&form.pin, &form.pin_again)?;
     // Checked before hashing (slow), and again in the write.
     let n = name.clone();
-    if let Err(e) = db(&state, move |conn, _| check_name_free(conn, &n, None)).await {
-        return match e {
-            WebError::BadInput(m) => {
-                render_list(&state, user, StatusCode::BAD_REQUEST, form, Some(m)).await
-            }
-            e => Err(e),
-        };
-    }
+    db(state, move |conn, _| check_name_free(conn, &n, None)).await?;
     let pin_hash = hash_pin(pin).await?;
     let id = UserId::new();
     let who = user.clone();
     let label = name.to_string();
-    let result = db(&state, move |conn, clock| {
+    db(state, move |conn, clock| {
         check_name_free(conn, &name, None)?;
-        let now = clock.now();
-        let hlc = write::hlc_for(conn, now, "users", &id.to_string())?;
         let detail = format!("added {} as {}", name, role.as_str());
         let body = OpBody::UserChanged(UserPatch {
             name: Some(name),
@@ -364,30 +376,10 @@ async fn add(State(state): State<AppState>, posted: Posted<AddForm>) -> Result<R
             active: Some(true),
             ..UserPatch::new(id)
         });
-        write::apply(
-            conn,
-            now,
-            &who,
-            &[Write {
-                body,
-                branch: None,
-                hlc,
-                action: "till_user.add",
-                detail,
-            }],
-        )
+        write::apply_one(conn, clock.now(), &who, body, "till_user.add", detail)
     })
-    .await;
-    match result {
-        Ok(()) => Ok(page::redirect_with_flash(
-            "/users",
-            &format!("Till user {label} added; the tills get them on their next sync."),
-        )),
-        Err(WebError::BadInput(m)) => {
-            render_list(&state, user, StatusCode::BAD_REQUEST, form, Some(m)).await
-        }
-        Err(e) => Err(e),
-    }
+    .await?;
+    Ok(label)
 }
 
 /// What the edit page's forms were sent back with.
@@ -396,6 +388,17 @@ struct EditState {
     edit: Option<EditForm>,
     edit_error: Option<String>,
     pin_error: Option<String>,
+}
+
+impl EditState {
+    /// The name, role and access form sent back with its refusal.
+    fn edit(form: EditForm, refusal: String) -> EditState {
+        EditState {
+            edit: Some(form),
+            edit_error: Some(refusal),
+            ..EditState::default()
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -473,25 +476,25 @@ fn edit_page(user: &WebUser, u: &TillUser, zone: TimeZone, st: &EditState) -> Ma
     }
 }
 
+/// Till user `id`'s page; 400 when a form is sent back with its refusal.
 async fn render_edit(
     state: &AppState,
     user: WebUser,
     id: UserId,
-    status: StatusCode,
     st: EditState,
 ) -> Result<Response, WebError> {
     let (u, zone) = db(state, move |conn, _| {
         Ok((live_user(conn, id)?, business_zone(conn)?))
     })
     .await?;
+    let status = if st.edit_error.is_some() || st.pin_error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let title = format!("Till user {}", u.name);
     let body = edit_page(&user, &u, zone, &st);
-    Ok(page::render_status(
-        status,
-        &user,
-        Nav::Users,
-        &format!("Till user {}", u.name),
-        body,
-    ))
+    Ok(page::render_status(status, &user, Nav::Users, &title, body))
 }
 
 /// `GET /users/{id}`.
@@ -500,8 +503,8 @@ async fn show(
     Path(id): Path<String>,
     user: WebUser,
 ) -> Result<Response, WebError> {
-    let id = parse_id(&id)?;
-    render_edit(&state, user, id, StatusCode::OK, EditState::default()).await
+    let id = page::path_id(&id, NO_SUCH_USER)?;
+    render_edit(&state, user, id, EditState::default()).await
 }
 
 /// `POST /users/{id}`: name, role, active.
@@ -511,28 +514,33 @@ async fn update(
     posted: Posted<EditForm>,
 ) -> Result<Response, WebError> {
     let Posted { user, form } = posted;
-    let id = parse_id(&id)?;
-    let current = db(&state, move |conn, _| live_user(conn, id)).await?;
-    require_manage(&user, current.role, "change")?;
-    let checked = (|| Ok::<_, WebError>((parse_name(&form.name)?, parse_role(&form.role)?)))();
-    let (name, role) = match checked {
-        Ok(v) => v,
-        Err(WebError::BadInput(m)) => {
-            let st = EditState {
-                edit: Some(form),
-                edit_error: Some(m),
-                ..EditState::default()
-            };
-            return render_edit(&state, user, id, StatusCode::BAD_REQUEST, st).await;
-        }
-        Err(e) => return Err(e),
-    };
-    require_manage(&user, role, "make users")?;
+    let id = page::path_id(&id, NO_SUCH_USER)?;
+    match save_user(&state, &user, id, &form).await {
+        Ok(true) => Ok(page::redirect_with_flash(
+            "/users",
+            "Till user saved; the tills get the change on their next sync.",
+        )),
+        Ok(false) => Ok(page::after_save(&format!("/users/{id}"), None)),
+        Err(e) => render_edit(&state, user, id, EditState::edit(form, e.refusal()?)).await,
+    }
+}
+
+/// Checks the edit form and saves what it changes; whether it changed
+/// anything.
+async fn save_user(
+    state: &AppState,
+    user: &WebUser,
+    id: UserId,
+    form: &EditForm,
+) -> Result<bool, WebError> {
+    check_manageable(state, user, id, "change").await?;
+    let name = parse_name(&form.name)?;
+    let role = parse_role(&form.role)?;
+    require_manage(user, role, "make users")?;
     let active = form.active.is_some();
     let who = user.clone();
-    let result = db(&state, move |conn, clock| {
-        let u = live_user(conn, id)?;
-        require_manage(&who, u.role, "change")?;
+    db(state, move |conn, clock| {
+        let u = manageable(conn, &who, id, "change")?;
         let patch = UserPatch {
             name: (name.as_str() != u.name).then_some(name),
             role: (role != u.role).then_some(role),
@@ -559,48 +567,14 @@ async fn update(
             changed.push(format!("role {}", r.as_str()));
         }
         if let Some(a) = patch.active {
-            changed.push(if a {
-                "activated".into()
-            } else {
-                "deactivated".to_string()
-            });
+            changed.push(if a { "activated" } else { "deactivated" }.to_string());
         }
-        let now = clock.now();
-        let hlc = write::hlc_for(conn, now, "users", &id.to_string())?;
-        write::apply(
-            conn,
-            now,
-            &who,
-            &[Write {
-                body: OpBody::UserChanged(patch),
-                branch: None,
-                hlc,
-                action: "till_user.update",
-                detail: changed.join(", "),
-            }],
-        )?;
+        let body = OpBody::UserChanged(patch);
+        let detail = changed.join(", ");
+        write::apply_one(conn, clock.now(), &who, body, "till_user.update", detail)?;
         Ok(true)
     })
-    .await;
-    match result {
-        Ok(true) => Ok(page::redirect_with_flash(
-            "/users",
-            "Till user saved; the tills get the change on their next sync.",
-        )),
-        Ok(false) => Ok(page::redirect_with_flash(
-            &format!("/users/{id}"),
-            "Nothing to change.",
-        )),
-        Err(WebError::BadInput(m)) => {
-            let st = EditState {
-                edit: Some(form),
-                edit_error: Some(m),
-                ..EditState::default()
-            };
-            render_edit(&state, user, id, StatusCode::BAD_REQUEST, st).await
-        }
-        Err(e) => Err(e),
-    }
+    .await
 }
 
 /// `POST /users/{id}/pin`: a new PIN, typed twice.
@@ -610,49 +584,37 @@ async fn reset_pin(
     posted: Posted<PinForm>,
 ) -> Result<Response, WebError> {
     let Posted { user, form } = posted;
-    let id = parse_id(&id)?;
-    let current = db(&state, move |conn, _| live_user(conn, id)).await?;
-    require_manage(&user, current.role, "reset the PIN of")?;
+    let id = page::path_id(&id, NO_SUCH_USER)?;
+    let current = check_manageable(&state, &user, id, "reset the PIN of").await?;
     let pin = match parse_new_pin(&form.pin, &form.pin_again) {
         Ok(p) => p,
-        Err(WebError::BadInput(m)) => {
+        Err(e) => {
             let st = EditState {
-                pin_error: Some(m),
+                pin_error: Some(e.refusal()?),
                 ..EditState::default()
             };
-            return render_edit(&state, user, id, StatusCode::BAD_REQUEST, st).await;
+            return render_edit(&state, user, id, st).await;
         }
-        Err(e) => return Err(e),
     };
     let pin_hash = hash_pin(pin).await?;
     let who = user.clone();
-    let name = current.name.clone();
     db(&state, move |conn, clock| {
-        let u = live_user(conn, id)?;
         // The role may have changed since it was checked above.
-        require_manage(&who, u.role, "reset the PIN of")?;
-        let now = clock.now();
-        let hlc = write::hlc_for(conn, now, "users", &id.to_string())?;
-        write::apply(
-            conn,
-            now,
-            &who,
-            &[Write {
-                body: OpBody::UserChanged(UserPatch {
-                    pin_hash: Some(pin_hash),
-                    ..UserPatch::new(id)
-                }),
-                branch: None,
-                hlc,
-                action: "till_user.pin_reset",
-                detail: "PIN reset".into(),
-            }],
-        )
+        manageable(conn, &who, id, "reset the PIN of")?;
+        let body = OpBody::UserChanged(UserPatch {
+            pin_hash: Some(pin_hash),
+            ..UserPatch::new(id)
+        });
+        let detail = "PIN reset".to_string();
+        write::apply_one(conn, clock.now(), &who, body, "till_user.pin_reset", detail)
     })
     .await?;
     Ok(page::redirect_with_flash(
         "/users",
-        &format!("{name}'s PIN was reset; the tills get it on their next sync."),
+        &format!(
+            "{}'s PIN was reset; the tills get it on their next sync.",
+            current.name
+        ),
     ))
 }
 
@@ -663,31 +625,19 @@ async fn delete(
     posted: Posted<std::collections::HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let user = posted.user;
-    let id = parse_id(&id)?;
-    let current = db(&state, move |conn, _| live_user(conn, id)).await?;
-    require_manage(&user, current.role, "delete")?;
+    let id = page::path_id(&id, NO_SUCH_USER)?;
+    let current = check_manageable(&state, &user, id, "delete").await?;
     let who = user.clone();
     let result = db(&state, move |conn, clock| {
-        let u = live_user(conn, id)?;
-        require_manage(&who, u.role, "delete")?;
+        let u = manageable(conn, &who, id, "delete")?;
         guard_last_owner(conn, &u, "delete", "deleted")?;
         let now = clock.now();
-        let hlc = write::hlc_for(conn, now, "users", &id.to_string())?;
-        write::apply(
-            conn,
-            now,
-            &who,
-            &[Write {
-                body: OpBody::UserDeleted(Tombstone {
-                    id,
-                    deleted_at: now,
-                }),
-                branch: None,
-                hlc,
-                action: "till_user.delete",
-                detail: format!("deleted {}", u.name),
-            }],
-        )
+        let body = OpBody::UserDeleted(Tombstone {
+            id,
+            deleted_at: now,
+        });
+        let detail = format!("deleted {}", u.name);
+        write::apply_one(conn, now, &who, body, "till_user.delete", detail)
     })
     .await;
     match result {
@@ -695,13 +645,12 @@ async fn delete(
             "/users",
             &format!("Till user {} deleted.", current.name),
         )),
-        Err(WebError::BadInput(m)) => {
+        Err(e) => {
             let st = EditState {
-                edit_error: Some(m),
+                edit_error: Some(e.refusal()?),
                 ..EditState::default()
             };
-            render_edit(&state, user, id, StatusCode::BAD_REQUEST, st).await
+            render_edit(&state, user, id, st).await
         }
-        Err(e) => Err(e),
     }
 }

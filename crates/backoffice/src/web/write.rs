@@ -60,14 +60,10 @@ pub fn settings_hlc(conn: &Connection) -> rusqlite::Result<Option<Hlc>> {
     Ok(text.and_then(|t| t.parse().ok()))
 }
 
-/// The clock for a dashboard write to record `id` of `table`.
-pub fn hlc_for(
-    conn: &Connection,
-    now: Timestamp,
-    table: &'static str,
-    id: &str,
-) -> rusqlite::Result<Hlc> {
-    Ok(hlc_after(now, record_hlc(conn, table, id)?))
+/// The clock for a dashboard write of `body`: now, moved past the clock of
+/// the record it changes ([`seen_hlc`]).
+pub fn hlc_for(conn: &Connection, now: Timestamp, body: &OpBody) -> rusqlite::Result<Hlc> {
+    Ok(hlc_after(now, seen_hlc(conn, body)?))
 }
 
 /// One dashboard change: what it is, for which branch (`None` for shared
@@ -118,6 +114,55 @@ pub fn apply(
     }
     tx.commit()?;
     Ok(())
+}
+
+/// The clock of the record `body` changes: its row's in its table, the
+/// newest of the settings and tax rates for those, none for a record that is
+/// only ever added (a sale, a stock movement, a ledger entry).
+pub fn seen_hlc(conn: &Connection, body: &OpBody) -> rusqlite::Result<Option<Hlc>> {
+    let table = match body {
+        OpBody::ProductChanged(_) | OpBody::ProductDeleted(_) => "products",
+        OpBody::CategoryChanged(_) | OpBody::CategoryDeleted(_) => "categories",
+        OpBody::CustomerChanged(_) | OpBody::CustomerDeleted(_) => "customers",
+        OpBody::UserChanged(_) | OpBody::UserDeleted(_) => "users",
+        OpBody::ExpenseChanged(_) | OpBody::ExpenseDeleted(_) => "expenses",
+        OpBody::SettingsChanged(_) | OpBody::TaxRateChanged(_) => return settings_hlc(conn),
+        OpBody::SaleRecorded(_) | OpBody::StockMoved(_) | OpBody::LedgerEntryAdded(_) => {
+            return Ok(None);
+        }
+    };
+    record_hlc(conn, table, &body.entity_id())
+}
+
+/// Applies one change to a record every branch shares (a product, till
+/// user, customer, the settings…) with the clock [`hlc_for`] gives it:
+/// [`apply`] of one [`Write`].
+pub fn apply_one(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    body: OpBody,
+    action: &str,
+    detail: String,
+) -> Result<(), WebError> {
+    let hlc = hlc_for(conn, now, &body)?;
+    let change = Write {
+        body,
+        branch: None,
+        hlc,
+        action,
+        detail,
+    };
+    apply(conn, now, user, &[change])
+}
+
+/// The names of the fields a patch sets, in order, from `(name, is set)`
+/// pairs: for the audit line and the notice of an edit.
+pub fn changed_fields(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
+    fields
+        .iter()
+        .filter_map(|&(name, set)| set.then_some(name))
+        .collect()
 }
 
 /// Records who did what, for changes that are not ops (device keys,

@@ -14,16 +14,19 @@ use pos_domain::{
 use reqwest::StatusCode;
 use rusqlite::Connection;
 use sync_protocol::{
-    ErrorBody, ErrorCode, OpBody, OpEnvelope, PaymentRecord, ProductPatch, PullResponse,
-    PushRequest, PushResponse, SaleKind, SaleLineRecord, SaleRecord, StockMovementRecord,
-    UserPatch,
+    ChangeBody, ErrorBody, ErrorCode, OpBody, OpEnvelope, OpOutcome, PaymentRecord, ProductPatch,
+    PullResponse, PushRequest, PushResponse, SaleKind, SaleLineRecord, SaleRecord,
+    StockMovementRecord, UserPatch,
 };
 use tokio::sync::oneshot;
 
+pub mod seed;
 pub mod web;
 
 /// 2026-03-02 09:00 in Nairobi.
 pub const T0: i64 = 1_772_431_200_000;
+pub const MINUTE: i64 = 60_000;
+pub const DAY: i64 = 24 * 60 * MINUTE;
 
 pub struct TestServer {
     pub base: String,
@@ -81,27 +84,26 @@ impl TestServer {
 
     /// Adds a device with the library call the CLI makes; returns a till for it.
     pub fn till(&self, branch: &str, name: &str) -> Till {
+        self.add_till(branch, name, DeviceKind::Desktop)
+    }
+
+    /// Adds a device of `kind` as the CLI does; returns a till for it.
+    pub fn add_till(&self, branch: &str, name: &str, kind: DeviceKind) -> Till {
         let mut conn = self.admin();
-        let new = devices::add_device(
-            &mut conn,
-            self.clock.as_ref(),
-            branch,
-            name,
-            DeviceKind::Desktop,
+        let new = devices::add_device(&mut conn, self.clock.as_ref(), branch, name, kind).unwrap();
+        Till::new(
+            self,
+            new.api_key,
+            new.device.id,
+            new.device.branch_id,
+            new.device.code,
+            new.device.branch_code,
         )
-        .unwrap();
-        Till {
-            key: new.api_key,
-            device_id: new.device.id,
-            branch_id: new.device.branch_id,
-            code: new.device.code,
-            branch_code: new.device.branch_code,
-            seq: 0,
-            hlc: HlcClock::resume(Hlc::node_of(new.device.id), Hlc::ZERO),
-            clock: self.clock.clone(),
-            receipts: 0,
-            cashier: UserId::new(),
-        }
+    }
+
+    /// Sets the clock to `millis`.
+    pub fn at(&self, millis: i64) {
+        self.clock.set(Timestamp::from_millis(millis));
     }
 
     pub async fn push(&self, key: &str, ops: &[OpEnvelope]) -> reqwest::Response {
@@ -122,6 +124,16 @@ impl TestServer {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// Pushes `ops`, which must all be applied.
+    pub async fn push_applied(&self, key: &str, ops: &[OpEnvelope]) -> PushResponse {
+        let res = self.push_ok(key, ops).await;
+        assert!(
+            res.results.iter().all(|r| r.outcome == OpOutcome::Applied),
+            "{res:?}"
+        );
+        res
+    }
+
     pub async fn pull(&self, key: &str, query: &str) -> reqwest::Response {
         self.client
             .get(self.url(&format!("/api/sync{query}")))
@@ -137,6 +149,13 @@ impl TestServer {
         let text = res.text().await.unwrap();
         assert_eq!(status, StatusCode::OK, "{text}");
         serde_json::from_str(&text).unwrap()
+    }
+
+    /// Everything a till of `key` pulls from the start (one page).
+    pub async fn feed(&self, key: &str) -> Vec<ChangeBody> {
+        let page = self.pull_ok(key, "").await;
+        assert!(!page.has_more);
+        page.changes.into_iter().map(|c| c.body).collect()
     }
 
     /// Everything a request could change (except `last_seen_at` and the
@@ -183,6 +202,13 @@ impl TestServer {
             }
         }
         out
+    }
+
+    /// Asserts that a request changed nothing: `before` is
+    /// [`TestServer::snapshot`] taken before it.
+    #[track_caller]
+    pub fn assert_unchanged(&self, before: &str) {
+        assert!(self.snapshot() == before, "the request changed something");
     }
 
     pub fn count(&self, sql: &str) -> i64 {
@@ -251,6 +277,29 @@ pub fn name(s: &str) -> Name {
 }
 
 impl Till {
+    /// A till for a device of the server's database, with a cashier of its own.
+    pub fn new(
+        server: &TestServer,
+        key: String,
+        device_id: DeviceId,
+        branch_id: BranchId,
+        code: String,
+        branch_code: String,
+    ) -> Till {
+        Till {
+            key,
+            device_id,
+            branch_id,
+            code,
+            branch_code,
+            seq: 0,
+            hlc: HlcClock::resume(Hlc::node_of(device_id), Hlc::ZERO),
+            clock: server.clock.clone(),
+            receipts: 0,
+            cashier: UserId::new(),
+        }
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
@@ -386,7 +435,6 @@ impl Till {
     }
 }
 
-/// A patch that creates a product with every field.
 /// A till of `branch` with its cashier and a product (Soda 500ml, 80.00).
 pub async fn ready_till(server: &TestServer, branch: &str, name: &str) -> (Till, ProductId) {
     let mut till = server.till(branch, name);
@@ -395,16 +443,11 @@ pub async fn ready_till(server: &TestServer, branch: &str, name: &str) -> (Till,
         till.cashier_op(),
         till.op(new_product(product, "Soda 500ml", 80_00)),
     ];
-    let res = server.push_ok(&till.key, &ops).await;
-    assert!(
-        res.results
-            .iter()
-            .all(|r| r.outcome == sync_protocol::OpOutcome::Applied),
-        "{res:?}"
-    );
+    server.push_applied(&till.key, &ops).await;
     (till, product)
 }
 
+/// A patch that creates a product with every field.
 pub fn new_product(id: ProductId, n: &str, price: i64) -> OpBody {
     OpBody::ProductChanged(ProductPatch {
         name: Some(name(n)),

@@ -31,6 +31,12 @@ impl Page {
         }
     }
 
+    /// Asserts the answer's status.
+    #[track_caller]
+    pub fn assert_status(&self, status: StatusCode) {
+        assert_eq!(self.status, status, "{}", self.body);
+    }
+
     /// Asserts 200 and that the body contains every one of `texts`.
     #[track_caller]
     pub fn assert_ok(&self, texts: &[&str]) {
@@ -60,12 +66,54 @@ impl Page {
         );
     }
 
+    /// Asserts a 400 page whose error box contains `text` and, when `kept`
+    /// is given, whose form still holds the typed value `kept`.
+    #[track_caller]
+    pub fn assert_bad_keeping(&self, text: &str, kept: Option<&str>) {
+        self.assert_bad(text);
+        if let Some(kept) = kept {
+            assert!(
+                self.body.contains(&format!("value=\"{kept}\"")),
+                "typed values stay: {text}"
+            );
+        }
+    }
+
+    /// The text of the element marked `data-testid="{id}"`, up to and with
+    /// the first `end` after it (or to the end of the page).
+    #[track_caller]
+    pub fn part(&self, id: &str, end: &str) -> &str {
+        let marker = format!("data-testid=\"{id}\"");
+        let at = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {marker}:\n{}", self.body));
+        let rest = &self.body[at..];
+        &rest[..rest.find(end).map_or(rest.len(), |e| e + end.len())]
+    }
+
     /// The value of the first `name="…" value="…"` hidden field.
     pub fn field(&self, name: &str) -> Option<String> {
         let at = self.body.find(&format!("name=\"{name}\" value=\""))?;
         let rest = &self.body[at + name.len() + 15..];
         Some(rest[..rest.find('"')?].to_string())
     }
+}
+
+/// The text of the element marked `data-testid="{id}"` (up to the next tag).
+pub fn testid_text(body: &str, id: &str) -> Option<String> {
+    let at = body.find(&format!("data-testid=\"{id}\""))?;
+    let rest = &body[at..];
+    let start = rest.find('>')? + 1;
+    let end = rest[start..].find('<')? + start;
+    Some(rest[start..end].to_string())
+}
+
+/// The HTML of the table row marked `data-testid="{id}"`.
+pub fn testid_row<'a>(body: &'a str, id: &str) -> Option<&'a str> {
+    let at = body.find(&format!("data-testid=\"{id}\""))?;
+    let rest = &body[at..];
+    Some(&rest[..rest.find("</tr>")?])
 }
 
 /// One browser: its own cookie jar.
