@@ -313,6 +313,10 @@ async fn a_manager_sees_branches_and_settings_but_changes_nothing() {
             vec![("code", "VAT8"), ("name", "VAT 8%"), ("percent", "8")],
         ),
         ("/settings/tax-rates/ZERO/delete".to_string(), vec![]),
+        (
+            "/settings/tax-rates/ZERO/delete".to_string(),
+            vec![("confirm", "yes")],
+        ),
     ] {
         let page = manager.post(&path, &fields).await;
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}: {}", page.body);
@@ -581,17 +585,34 @@ async fn tax_rates_are_added_changed_and_retired_in_basis_points() {
 
     // A rate live products use stays; an unused one is retired.
     owner
+        .post("/settings/tax-rates/VAT16/delete", &[("confirm", "yes")])
+        .await
+        .assert_bad("tax rate VAT16 is used by 1 product; move them to another tax rate first");
+    // Refused before asking.
+    owner
         .post("/settings/tax-rates/VAT16/delete", &[])
         .await
         .assert_bad("tax rate VAT16 is used by 1 product; move them to another tax rate first");
     owner
-        .post_raw("/settings/tax-rates/VAT8/delete", &[])
+        .post_raw("/settings/tax-rates/VAT8/delete", &[("confirm", "yes")])
         .await
         .assert_status(StatusCode::FORBIDDEN);
+    // The first post only asks, saying what happens.
+    owner
+        .post("/settings/tax-rates/VAT8/delete", &[])
+        .await
+        .assert_confirm(
+            &owner.csrf,
+            "/settings/tax-rates/VAT8/delete",
+            &[
+                "Retire tax rate VAT8 (VAT 8.25%, 8.25%)?",
+                "sales already made keep the rate they were made with",
+            ],
+        );
     server.assert_unchanged(&before);
     server.clock.advance_millis(60_000);
     owner
-        .post("/settings/tax-rates/VAT8/delete", &[])
+        .post("/settings/tax-rates/VAT8/delete", &[("confirm", "yes")])
         .await
         .assert_redirect("/settings");
     let r = pulled_rate(&server, &till, "VAT8").await;
@@ -601,6 +622,10 @@ async fn tax_rates_are_added_changed_and_retired_in_basis_points() {
         !page.body.contains("data-testid=\"rate-VAT8\""),
         "a retired rate is not listed"
     );
+    owner
+        .post("/settings/tax-rates/VAT8/delete", &[("confirm", "yes")])
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
     owner
         .post("/settings/tax-rates/VAT8/delete", &[])
         .await

@@ -694,7 +694,20 @@ async fn a_deleted_product_is_a_tombstone_the_till_pulls() {
     let b = server.signed_in("wanjiku", Role::Owner).await;
     let id = make_product(&b, "Soda 500ml", "80", &[]).await;
     server.clock.advance_millis(1_000);
-    b.post(&format!("/products/{id}/delete"), &[])
+    let path = format!("/products/{id}/delete");
+    // The first post only asks, saying what happens.
+    let before = server.snapshot();
+    b.post(&path, &[]).await.assert_confirm(
+        &b.csrf,
+        &path,
+        &[
+            "Delete Soda 500ml?",
+            "Soda 500ml disappears from every till's grid on their next sync; past receipts keep it.",
+            &format!("href=\"/products/{id}\" data-testid=\"confirm-cancel\""),
+        ],
+    );
+    assert_eq!(server.snapshot(), before);
+    b.post(&path, &[("confirm", "yes")])
         .await
         .assert_redirect("/products");
     let list = b.get("/products").await;
@@ -722,7 +735,9 @@ async fn a_deleted_product_is_a_tombstone_the_till_pulls() {
         .await
         .assert_ok(&["product-deleted"]);
     let before = server.snapshot();
-    let res = b.post(&format!("/products/{id}/delete"), &[]).await;
+    let res = b.post(&path, &[("confirm", "yes")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let res = b.post(&path, &[]).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     let res = b
         .post_multipart(
@@ -834,7 +849,12 @@ async fn categories_are_made_renamed_and_deleted() {
         r#"<a href="/products?category={id}" data-testid="category-products">1</a>"#
     )]);
     let before = server.snapshot();
-    b.post(&format!("/categories/{id}/delete"), &[])
+    let path = format!("/categories/{id}/delete");
+    b.post(&path, &[("confirm", "yes")])
+        .await
+        .assert_bad("category 'Soft drinks' still has 1 product");
+    // Refused before asking.
+    b.post(&path, &[])
         .await
         .assert_bad("category 'Soft drinks' still has 1 product");
     assert_eq!(server.snapshot(), before);
@@ -850,7 +870,18 @@ async fn categories_are_made_renamed_and_deleted() {
         )
         .unwrap();
     assert_eq!(cat, None);
-    b.post(&format!("/categories/{id}/delete"), &[])
+    // The first post only asks, saying what happens.
+    let before = server.snapshot();
+    b.post(&path, &[]).await.assert_confirm(
+        &b.csrf,
+        &path,
+        &[
+            "Delete the category Soft drinks?",
+            "The category Soft drinks disappears from every till on their next sync.",
+        ],
+    );
+    assert_eq!(server.snapshot(), before);
+    b.post(&path, &[("confirm", "yes")])
         .await
         .assert_redirect("/categories");
     b.get("/categories")
@@ -989,8 +1020,11 @@ async fn a_form_without_the_csrf_token_changes_nothing() {
     for (path, fields) in [
         ("/categories".to_string(), vec![("name", "Snacks")]),
         (format!("/categories/{cat}"), vec![("name", "Snacks")]),
-        (format!("/categories/{cat}/delete"), vec![]),
-        (format!("/products/{id}/delete"), vec![]),
+        (
+            format!("/categories/{cat}/delete"),
+            vec![("confirm", "yes")],
+        ),
+        (format!("/products/{id}/delete"), vec![("confirm", "yes")]),
         (
             format!("/products/{id}/stock"),
             vec![

@@ -310,6 +310,15 @@ async fn revoking_asks_first_then_the_key_stops_working() {
         "stop working at once",
         "Revoke Till 1 (T1) of Main?",
     ]);
+    page.assert_confirm_with(
+        "device-revoke-confirm",
+        &b.csrf,
+        &path,
+        &[
+            "data-testid=\"device-revoke-explain\"",
+            "href=\"/devices\" data-testid=\"device-revoke-cancel\"",
+        ],
+    );
     assert_eq!(server.snapshot(), before);
     assert_eq!(audit_rows(&server).len(), 0);
     let page = b.post(&path, &[("confirm", "no")]).await;

@@ -443,16 +443,39 @@ async fn deleting_an_expense_is_a_tombstone_only_its_branch_pulls() {
 
     let before = server.snapshot();
     manager
-        .post_raw(&path, &[])
+        .post_raw(&path, &[("confirm", "yes")])
         .await
         .assert_status(StatusCode::FORBIDDEN);
+    server.assert_unchanged(&before);
+
+    // The first post only asks, saying what happens; it keeps `back`.
+    let back = "/expenses?from=2026-03-02&amp;to=2026-03-02";
+    manager
+        .post(
+            &path,
+            &[("back", "/expenses?from=2026-03-02&to=2026-03-02")],
+        )
+        .await
+        .assert_confirm(
+            &manager.csrf,
+            &path,
+            &[
+                "Delete the expense Typo: 10x too much (KES 2,500.00)?",
+                "is deleted at every till of Town on their next sync",
+                &format!("name=\"back\" value=\"{back}\""),
+                &format!("href=\"{back}\" data-testid=\"confirm-cancel\""),
+            ],
+        );
     server.assert_unchanged(&before);
 
     server.clock.advance_millis(60_000);
     manager
         .post(
             &path,
-            &[("back", "/expenses?from=2026-03-02&to=2026-03-02")],
+            &[
+                ("back", "/expenses?from=2026-03-02&to=2026-03-02"),
+                ("confirm", "yes"),
+            ],
         )
         .await
         .assert_redirect("/expenses?from=2026-03-02&to=2026-03-02");
@@ -482,6 +505,10 @@ async fn deleting_an_expense_is_a_tombstone_only_its_branch_pulls() {
     assert!(page.body.contains(&kept.to_string()) && !page.body.contains(&gone.to_string()));
     // Twice: there is nothing left to delete. A foreign `back` is ignored.
     manager
+        .post(&path, &[("confirm", "yes")])
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    manager
         .post(&path, &[])
         .await
         .assert_status(StatusCode::NOT_FOUND);
@@ -499,7 +526,7 @@ async fn deleting_an_expense_is_a_tombstone_only_its_branch_pulls() {
     manager
         .post(
             &format!("/expenses/{other}/delete"),
-            &[("back", "//evil.example/x")],
+            &[("back", "//evil.example/x"), ("confirm", "yes")],
         )
         .await
         .assert_redirect("/expenses");
@@ -760,15 +787,33 @@ async fn role_access_and_name_changes_and_deletes_reach_the_tills() {
         .await
         .assert_bad("active: 'Boss' is the only active owner");
     owner
+        .post(&format!("/users/{boss}/delete"), &[("confirm", "yes")])
+        .await
+        .assert_bad("only active owner");
+    // Refused before asking.
+    owner
         .post(&format!("/users/{boss}/delete"), &[])
         .await
         .assert_bad("only active owner");
     server.assert_unchanged(&before);
 
+    // The first post only asks, saying what happens.
+    let path = format!("/users/{achieng}/delete");
+    owner.post(&path, &[]).await.assert_confirm(
+        &owner.csrf,
+        &path,
+        &[
+            "Delete Achieng Odhiambo (manager)?",
+            "Achieng Odhiambo can no longer sign in at any till",
+            "Their name stays on the receipts and sales they made.",
+        ],
+    );
+    server.assert_unchanged(&before);
+
     // Deleted: a tombstone every till pulls; the page no longer lists it.
     server.clock.advance_millis(60_000);
     owner
-        .post(&format!("/users/{achieng}/delete"), &[])
+        .post(&path, &[("confirm", "yes")])
         .await
         .assert_redirect("/users");
     let u = pulled_user(&server, &till, achieng).await;
@@ -831,6 +876,7 @@ async fn a_manager_manages_cashiers_only() {
             vec![("pin", "0000"), ("pin_again", "0000")],
         ),
         (format!("/users/{boss}/delete"), vec![]),
+        (format!("/users/{boss}/delete"), vec![("confirm", "yes")]),
         (
             format!("/users/{peter}/pin"),
             vec![("pin", "0000"), ("pin_again", "0000")],

@@ -783,7 +783,7 @@ fn settings_page(
                                     (csrf_field(user))
                                     a href={ "/settings?edit=" (r.code) } { "Edit" }
                                     " "
-                                    button.danger type="submit" { "Retire" }
+                                    button.danger type="submit" { "Retire…" }
                                 }
                             }
                         }
@@ -960,23 +960,32 @@ fn change_tax_rate(
     )))
 }
 
-/// `POST /settings/tax-rates/{code}/delete` (owners): retires a rate no live
-/// product uses.
+/// `POST /settings/tax-rates/{code}/delete` (owners): first a page saying
+/// what retiring does (or why it cannot be done), then (with `confirm=yes`)
+/// retires a rate no live product uses.
 async fn delete_tax_rate(
     State(state): State<AppState>,
     Path(code): Path<String>,
     posted: Posted<std::collections::HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let user = posted.user;
+    let Posted { user, form } = posted;
     WebError::require_owner(&user)?;
+    let confirmed = page::is_confirmed(&form);
     let code: TaxCode = page::path_id(&code, "there is no such tax rate")?;
     let who = user.clone();
     let retired = db(&state, move |conn, clock| {
-        retire_tax_rate(conn, clock.now(), &who, code)
+        if !confirmed {
+            let (name, basis_points) = retirable_tax_rate(conn, &code)?;
+            return Ok(Err((code, name, basis_points)));
+        }
+        retire_tax_rate(conn, clock.now(), &who, code).map(Ok)
     })
     .await;
     match retired {
-        Ok(flash) => Ok(page::redirect_with_flash("/settings", &flash)),
+        Ok(Ok(flash)) => Ok(page::redirect_with_flash("/settings", &flash)),
+        Ok(Err((code, name, basis_points))) => {
+            Ok(confirm_retire(&user, &code, &name, basis_points))
+        }
         Err(e) => {
             let again = SettingsAgain::rate(TaxRateForm::default(), e.refusal()?);
             render_settings(&state, &user, again).await
@@ -984,13 +993,8 @@ async fn delete_tax_rate(
     }
 }
 
-/// Retires tax rate `code`; the notice saying so.
-fn retire_tax_rate(
-    conn: &mut Connection,
-    now: Timestamp,
-    user: &WebUser,
-    code: TaxCode,
-) -> Result<String, WebError> {
+/// Live tax rate `code`'s name and basis points, if no live product uses it.
+fn retirable_tax_rate(conn: &Connection, code: &TaxCode) -> Result<(String, u32), WebError> {
     let current: Option<(String, u32)> = conn
         .query_row(
             "SELECT name, basis_points FROM tax_rates WHERE code = ?1 AND deleted_at IS NULL",
@@ -1014,6 +1018,17 @@ fn retire_tax_rate(
             fmt::plural(used, "product", "products")
         )));
     }
+    Ok((name, basis_points))
+}
+
+/// Retires tax rate `code`; the notice saying so.
+fn retire_tax_rate(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    code: TaxCode,
+) -> Result<String, WebError> {
+    let (name, basis_points) = retirable_tax_rate(conn, &code)?;
     let detail = format!("retired {code}");
     let record = TaxRateRecord {
         code: code.clone(),
@@ -1030,6 +1045,31 @@ fn retire_tax_rate(
         detail,
     )?;
     Ok(format!("Tax rate {code} retired."))
+}
+
+/// The page asking before a tax rate is retired.
+fn confirm_retire(user: &WebUser, code: &TaxCode, name: &str, basis_points: u32) -> Response {
+    let percent = percent_text(basis_points);
+    let question = format!("Retire tax rate {code} ({name}, {percent}%)?");
+    let action = format!("/settings/tax-rates/{code}/delete");
+    page::confirm_page(
+        user,
+        Nav::Settings,
+        page::Confirm {
+            title: "Retire a tax rate?",
+            question: &question,
+            what_happens: html! {
+                p { "Tax rate " (code) " (" (percent) "%) is no longer offered for products at any till after their next sync. "
+                    "No live product uses it; sales already made keep the rate they were made with." }
+                p { "To bring it back, save a tax rate with the code " (code) " again." }
+            },
+            action_url: &action,
+            hidden: &[],
+            confirm_label: "Retire the tax rate",
+            testid: None,
+            cancel_url: "/settings",
+        },
+    )
 }
 
 #[cfg(test)]

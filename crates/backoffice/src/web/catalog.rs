@@ -1052,7 +1052,7 @@ fn product_page_response(
                     }))
                     form method="post" action={ "/products/" (id) "/delete" } style="margin-top:16px" {
                         (csrf_field(user))
-                        button.danger type="submit" data-testid="product-delete" { "Delete this product" }
+                        button.danger type="submit" data-testid="product-delete" { "Delete this product…" }
                     }
                 } @else {
                     p { "Price " (p.price) " · tax " (p.tax_code) }
@@ -1457,15 +1457,20 @@ async fn move_stock(
     .await
 }
 
+/// `POST /products/{id}/delete`: first a page saying what deleting does,
+/// then (with `confirm=yes`) a tombstone every till pulls.
 async fn delete_product(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Posted { user, form }: Posted<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let _ = form;
+    let confirmed = page::is_confirmed(&form);
     let id = product_id(&id)?;
     super::db(&state, move |conn, clock| {
         let product = live_product(conn, id)?;
+        if !confirmed {
+            return Ok(confirm_delete_product(&user, id, &product));
+        }
         let now = clock.now();
         let body = OpBody::ProductDeleted(Tombstone {
             id,
@@ -1482,6 +1487,32 @@ async fn delete_product(
         ))
     })
     .await
+}
+
+/// The page asking before a product is deleted.
+fn confirm_delete_product(user: &WebUser, id: ProductId, p: &ProductState) -> Response {
+    let question = format!("Delete {}?", p.name);
+    let action = format!("/products/{id}/delete");
+    let cancel = format!("/products/{id}");
+    page::confirm_page(
+        user,
+        Nav::Products,
+        page::Confirm {
+            title: "Delete a product?",
+            question: &question,
+            what_happens: html! {
+                p { (p.name) " disappears from every till's grid on their next sync; past receipts keep it." }
+                p { "Its sales history and stock movements are kept, and its page still opens from the sales that sold it, "
+                    "but it can no longer be changed or restocked." }
+                p { "This cannot be undone. To sell it again, add it as a new product." }
+            },
+            action_url: &action,
+            hidden: &[],
+            confirm_label: "Delete the product",
+            testid: None,
+            cancel_url: &cancel,
+        },
+    )
 }
 
 // Categories -------------------------------------------------------------------
@@ -1625,7 +1656,7 @@ fn categories_page(
                             td {
                                 form.inline method="post" action={ "/categories/" (r.id) "/delete" } {
                                     (csrf_field(user))
-                                    button.danger type="submit" { "Delete" }
+                                    button.danger type="submit" { "Delete…" }
                                 }
                             }
                         }
@@ -1776,12 +1807,11 @@ async fn save_category(
     .await
 }
 
-fn remove_category(
-    conn: &mut Connection,
-    now: Timestamp,
-    user: &WebUser,
+/// Live category `id`, if no live product is in it (as on a till).
+fn removable_category(
+    conn: &Connection,
     id: CategoryId,
-) -> Result<String, WebError> {
+) -> Result<sync_protocol::CategoryState, WebError> {
     let current = live_category(conn, id)?;
     let products: i64 = conn.query_row(
         "SELECT COUNT(*) FROM products WHERE category_id = ?1 AND deleted_at IS NULL",
@@ -1795,6 +1825,16 @@ fn remove_category(
             fmt::plural(products, "product", "products")
         )));
     }
+    Ok(current)
+}
+
+fn remove_category(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    id: CategoryId,
+) -> Result<String, WebError> {
+    let current = removable_category(conn, id)?;
     let body = OpBody::CategoryDeleted(Tombstone {
         id,
         deleted_at: now,
@@ -1804,18 +1844,54 @@ fn remove_category(
     Ok(format!("Deleted category {}", current.name))
 }
 
+/// `POST /categories/{id}/delete`: first a page saying what deleting does
+/// (or why it cannot be deleted), then (with `confirm=yes`) a tombstone.
 async fn delete_category(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Posted { user, form }: Posted<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let _ = form;
+    let confirmed = page::is_confirmed(&form);
     let id = category_id(&id)?;
     super::db(&state, move |conn, clock| {
+        if !confirmed {
+            return match removable_category(conn, id) {
+                Ok(c) => Ok(confirm_delete_category(&user, id, &c)),
+                Err(e) => categories_answer(conn, &user, Err(e), None, None),
+            };
+        }
         let done = remove_category(conn, clock.now(), &user, id);
         categories_answer(conn, &user, done, None, None)
     })
     .await
+}
+
+/// The page asking before a category is deleted.
+fn confirm_delete_category(
+    user: &WebUser,
+    id: CategoryId,
+    c: &sync_protocol::CategoryState,
+) -> Response {
+    let question = format!("Delete the category {}?", c.name);
+    let action = format!("/categories/{id}/delete");
+    page::confirm_page(
+        user,
+        Nav::Categories,
+        page::Confirm {
+            title: "Delete a category?",
+            question: &question,
+            what_happens: html! {
+                p { "The category " (c.name) " disappears from every till on their next sync. "
+                    "No live product is in it; past receipts and sales are not changed." }
+                p { "This cannot be undone. To use the name again, add a new category." }
+            },
+            action_url: &action,
+            hidden: &[],
+            confirm_label: "Delete the category",
+            testid: None,
+            cancel_url: "/categories",
+        },
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 //! ([`crate::devices::add_device`]), and neither the log nor the audit row
 //! holds it.
 
+use std::collections::HashMap;
+
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header::HOST;
@@ -498,12 +500,6 @@ fn key_page(new: &NewDevice, url: &str) -> Result<Markup, WebError> {
 
 // Revoking -------------------------------------------------------------------
 
-#[derive(Debug, Default, Deserialize)]
-pub struct RevokeForm {
-    #[serde(default)]
-    pub confirm: String,
-}
-
 fn find_device(conn: &Connection, id: &DeviceId) -> Result<DeviceInfo, WebError> {
     list_devices(conn)
         .map_err(device_error)?
@@ -517,11 +513,11 @@ fn find_device(conn: &Connection, id: &DeviceId) -> Result<DeviceInfo, WebError>
 async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Posted { user, form }: Posted<RevokeForm>,
+    Posted { user, form }: Posted<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     WebError::require_owner(&user)?;
     let id: DeviceId = page::path_id(&id, format!("there is no device with the id '{id}'"))?;
-    let confirmed = form.confirm == "yes";
+    let confirmed = page::is_confirmed(&form);
     let u = user.clone();
     let done = super::db(&state, move |conn, clock| {
         let device = find_device(conn, &id)?;
@@ -560,33 +556,36 @@ async fn revoke(
                 ),
             ))
         }
-        Err((device, zone)) => Ok(page::render(
-            &user,
-            Nav::Devices,
-            "Revoke a device key?",
-            confirm_page(&user, &device, zone),
-        )),
+        Err((device, zone)) => Ok(confirm_revoke(&user, &device, zone)),
     }
 }
 
-fn confirm_page(user: &WebUser, d: &DeviceInfo, zone: TimeZone) -> Markup {
-    html! {
-        h2 { "Revoke " (d.name) " (" (d.code) ") of " (d.branch_name) "?" }
-        div.notice data-testid="device-revoke-explain" {
-            p { "Revoking makes this device's key stop working at once: its next push or pull is refused, "
-                "and it cannot sync again with this key." }
-            p { "Sales and changes it has not sent yet stay on the device. If it still works, let it sync first "
-                "(its last push was " (fmt::time_or_never(d.last_push_at, zone)) ")." }
-            p { "This cannot be undone. To connect the device again, generate a new key for it; its code "
-                (d.code) " is not given to another device." }
-        }
-        form.inline method="post" action={ "/devices/" (d.id) "/revoke" } {
-            (csrf_field(user))
-            input type="hidden" name="confirm" value="yes";
-            button.danger type="submit" data-testid="device-revoke-confirm" { "Revoke the key" }
-            a.button href="/devices" data-testid="device-revoke-cancel" { "Cancel" }
-        }
-    }
+/// The page asking first: what revoking does, then a button posting again
+/// with `confirm=yes`.
+fn confirm_revoke(user: &WebUser, d: &DeviceInfo, zone: TimeZone) -> Response {
+    let question = format!("Revoke {} ({}) of {}?", d.name, d.code, d.branch_name);
+    let action = format!("/devices/{}/revoke", d.id);
+    page::confirm_page(
+        user,
+        Nav::Devices,
+        page::Confirm {
+            title: "Revoke a device key?",
+            question: &question,
+            what_happens: html! {
+                p { "Revoking makes this device's key stop working at once: its next push or pull is refused, "
+                    "and it cannot sync again with this key." }
+                p { "Sales and changes it has not sent yet stay on the device. If it still works, let it sync first "
+                    "(its last push was " (fmt::time_or_never(d.last_push_at, zone)) ")." }
+                p { "This cannot be undone. To connect the device again, generate a new key for it; its code "
+                    (d.code) " is not given to another device." }
+            },
+            action_url: &action,
+            hidden: &[],
+            confirm_label: "Revoke the key",
+            testid: Some("device-revoke"),
+            cancel_url: "/devices",
+        },
+    )
 }
 
 #[cfg(test)]

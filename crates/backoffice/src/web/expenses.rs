@@ -271,7 +271,7 @@ fn list_page(user: &WebUser, v: &View<'_>, error: Option<&str>) -> Markup {
                                 form.inline method="post" action={ "/expenses/" (e.id) "/delete" } {
                                     (csrf_field(user))
                                     input type="hidden" name="back" value=(v.back);
-                                    button.danger type="submit" title="Delete this expense at every till of its branch" { "Delete" }
+                                    button.danger type="submit" title="Delete this expense at every till of its branch" { "Delete…" }
                                 }
                             }
                         }
@@ -357,31 +357,70 @@ fn safe_back(back: Option<&String>) -> &str {
     }
 }
 
-/// `POST /expenses/{id}/delete`: a tombstone for the expense's branch.
+/// A live expense, as the confirmation page and the tombstone need it.
+struct Found {
+    branch_id: String,
+    branch: String,
+    day: String,
+    description: String,
+    amount: i64,
+    currency: String,
+}
+
+/// `POST /expenses/{id}/delete`: first a page saying what deleting does,
+/// then (with `confirm=yes`) a tombstone for the expense's branch.
 async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     posted: Posted<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let Posted { user, form } = posted;
+    let confirmed = page::is_confirmed(&form);
     let id: ExpenseId = page::path_id(&id, "there is no such expense")?;
     let back = safe_back(form.get("back")).to_string();
     let who = user.clone();
     let done = db(&state, move |conn, clock| {
-        let found: Option<(String, String, i64, String)> = conn
+        let found: Option<Found> = conn
             .query_row(
-                "SELECT branch_id, description, amount_minor, currency FROM expenses WHERE id = ?1 AND deleted_at IS NULL",
+                "SELECT e.branch_id, COALESCE(b.name, e.branch_id), e.business_day, e.description,
+                        e.amount_minor, e.currency
+                 FROM expenses e LEFT JOIN branches b ON b.id = e.branch_id
+                 WHERE e.id = ?1 AND e.deleted_at IS NULL",
                 [id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| {
+                    Ok(Found {
+                        branch_id: r.get(0)?,
+                        branch: r.get(1)?,
+                        day: r.get(2)?,
+                        description: r.get(3)?,
+                        amount: r.get(4)?,
+                        currency: r.get(5)?,
+                    })
+                },
             )
             .optional()?;
-        let Some((branch, description, amount, currency)) = found else {
-            return Err(WebError::not_found("there is no such expense (or it was deleted already)"));
+        let Some(found) = found else {
+            return Err(WebError::not_found(
+                "there is no such expense (or it was deleted already)",
+            ));
         };
-        let branch: BranchId = branch.parse().map_err(|e| WebError::internal(&e))?;
+        let shown = format!(
+            "{} ({})",
+            found.description,
+            fmt::money(found.amount, &found.currency)
+        );
+        if !confirmed {
+            return Ok(Err((found, shown)));
+        }
+        let branch: BranchId = found
+            .branch_id
+            .parse()
+            .map_err(|e| WebError::internal(&e))?;
         let now = clock.now();
-        let shown = format!("{description} ({})", fmt::money(amount, &currency));
-        let body = OpBody::ExpenseDeleted(Tombstone { id, deleted_at: now });
+        let body = OpBody::ExpenseDeleted(Tombstone {
+            id,
+            deleted_at: now,
+        });
         let change = Write {
             hlc: write::hlc_for(conn, now, &body)?,
             body,
@@ -390,11 +429,38 @@ async fn delete(
             detail: format!("deleted {shown}"),
         };
         write::apply(conn, now, &who, &[change])?;
-        Ok(shown)
+        Ok(Ok(shown))
     })
     .await?;
-    Ok(page::redirect_with_flash(
-        &back,
-        &format!("Expense {done} deleted; its branch's tills get that on their next sync."),
-    ))
+    match done {
+        Ok(done) => Ok(page::redirect_with_flash(
+            &back,
+            &format!("Expense {done} deleted; its branch's tills get that on their next sync."),
+        )),
+        Err((found, shown)) => Ok(confirm_delete(&user, id, &found, &shown, &back)),
+    }
+}
+
+/// The page asking before an expense is deleted.
+fn confirm_delete(user: &WebUser, id: ExpenseId, e: &Found, shown: &str, back: &str) -> Response {
+    let question = format!("Delete the expense {shown}?");
+    let action = format!("/expenses/{id}/delete");
+    page::confirm_page(
+        user,
+        Nav::Expenses,
+        page::Confirm {
+            title: "Delete an expense?",
+            question: &question,
+            what_happens: html! {
+                p { "The expense " (shown) " of " (e.branch) " on " (e.day) " is deleted at every till of "
+                    (e.branch) " on their next sync, and leaves the expense totals here and at the tills." }
+                p { "This cannot be undone. If it was right after all, record it again at a till." }
+            },
+            action_url: &action,
+            hidden: &[("back", back)],
+            confirm_label: "Delete the expense",
+            testid: None,
+            cancel_url: back,
+        },
+    )
 }

@@ -196,6 +196,67 @@ pub fn form_error(message: Option<&str>) -> Markup {
     }
 }
 
+/// The field a confirmation page posts back: a destructive action changes
+/// something only when the form holds `confirm=yes`.
+pub const CONFIRM_FIELD: &str = "confirm";
+
+/// Whether a posted form confirmed its destructive action (`confirm=yes`).
+pub fn is_confirmed(form: &std::collections::HashMap<String, String>) -> bool {
+    form.get(CONFIRM_FIELD).is_some_and(|v| v == "yes")
+}
+
+/// What a confirmation page asks before a destructive action (deleting,
+/// retiring, revoking): the first POST of such an action changes nothing
+/// and answers [`confirm_page`], whose button posts again with
+/// `confirm=yes`.
+#[derive(Debug)]
+pub struct Confirm<'a> {
+    /// The page's title, e.g. "Delete a product?".
+    pub title: &'a str,
+    /// The question above the explanation, e.g. "Delete Chai?".
+    pub question: &'a str,
+    /// What happens, said plainly (paragraphs).
+    pub what_happens: Markup,
+    /// Where the confirm button posts (the action's own URL).
+    pub action_url: &'a str,
+    /// Fields the action needs besides the CSRF token and `confirm=yes`.
+    pub hidden: &'a [(&'a str, &'a str)],
+    /// The confirm button's text, e.g. "Delete the product".
+    pub confirm_label: &'a str,
+    /// The test ids' prefix: `None` marks the button `confirm`, the Cancel
+    /// link `confirm-cancel` and the explanation `confirm-explain`;
+    /// `Some("device-revoke")` gives `device-revoke-confirm`,
+    /// `device-revoke-cancel` and `device-revoke-explain`.
+    pub testid: Option<&'a str>,
+    /// Where Cancel goes (a GET: nothing changes).
+    pub cancel_url: &'a str,
+}
+
+/// The page asking to confirm a destructive action (200): what happens,
+/// and a form posting to the action again with the CSRF token, `hidden`
+/// and `confirm=yes`, next to a Cancel link.
+pub fn confirm_page(user: &WebUser, nav: Nav, c: Confirm<'_>) -> Response {
+    let id = |what: &str| match c.testid {
+        Some(prefix) => format!("{prefix}-{what}"),
+        None if what == "confirm" => what.to_string(),
+        None => format!("confirm-{what}"),
+    };
+    let body = html! {
+        h2 { (c.question) }
+        div.notice data-testid=(id("explain")) { (c.what_happens) }
+        form.inline method="post" action=(c.action_url) {
+            (csrf_field(user))
+            @for (name, value) in c.hidden {
+                input type="hidden" name=(name) value=(value);
+            }
+            input type="hidden" name=(CONFIRM_FIELD) value="yes";
+            button.danger type="submit" data-testid=(id("confirm")) { (c.confirm_label) }
+            a.button href=(c.cancel_url) data-testid=(id("cancel")) { "Cancel" }
+        }
+    };
+    render(user, nav, c.title, body)
+}
+
 /// A 303 to `to` (after a POST, so a reload does not post again).
 pub fn redirect(to: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();

@@ -469,7 +469,7 @@ fn edit_page(user: &WebUser, u: &TillUser, zone: TimeZone, st: &EditState) -> Ma
                 p.muted { "Deleting keeps the user's name on old receipts; they can no longer sign in at any till." }
                 form.inline method="post" action={ "/users/" (u.id) "/delete" } data-testid="delete-user" {
                     (csrf_field(user))
-                    button.danger type="submit" { "Delete " (u.name) }
+                    button.danger type="submit" { "Delete " (u.name) "…" }
                 }
             }
         }
@@ -618,30 +618,44 @@ async fn reset_pin(
     ))
 }
 
-/// `POST /users/{id}/delete`: a tombstone.
+/// Live till user `id`, if `user` may delete it and it is not the last
+/// active owner.
+fn deletable(conn: &Connection, user: &WebUser, id: UserId) -> Result<TillUser, WebError> {
+    let u = manageable(conn, user, id, "delete")?;
+    guard_last_owner(conn, &u, "delete", "deleted")?;
+    Ok(u)
+}
+
+/// `POST /users/{id}/delete`: first a page saying what deleting does (or
+/// why it cannot be done), then (with `confirm=yes`) a tombstone.
 async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     posted: Posted<std::collections::HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let user = posted.user;
+    let Posted { user, form } = posted;
+    let confirmed = page::is_confirmed(&form);
     let id = page::path_id(&id, NO_SUCH_USER)?;
     let current = check_manageable(&state, &user, id, "delete").await?;
     let who = user.clone();
     let result = db(&state, move |conn, clock| {
-        let u = manageable(conn, &who, id, "delete")?;
-        guard_last_owner(conn, &u, "delete", "deleted")?;
+        let u = deletable(conn, &who, id)?;
+        if !confirmed {
+            return Ok(Some(u));
+        }
         let now = clock.now();
         let body = OpBody::UserDeleted(Tombstone {
             id,
             deleted_at: now,
         });
         let detail = format!("deleted {}", u.name);
-        write::apply_one(conn, now, &who, body, "till_user.delete", detail)
+        write::apply_one(conn, now, &who, body, "till_user.delete", detail)?;
+        Ok(None)
     })
     .await;
     match result {
-        Ok(()) => Ok(page::redirect_with_flash(
+        Ok(Some(u)) => Ok(confirm_delete(&user, &u)),
+        Ok(None) => Ok(page::redirect_with_flash(
             "/users",
             &format!("Till user {} deleted.", current.name),
         )),
@@ -653,4 +667,30 @@ async fn delete(
             render_edit(&state, user, id, st).await
         }
     }
+}
+
+/// The page asking before a till user is deleted.
+fn confirm_delete(user: &WebUser, u: &TillUser) -> Response {
+    let question = format!("Delete {} ({})?", u.name, role_label(u.role).to_lowercase());
+    let action = format!("/users/{}/delete", u.id);
+    let cancel = format!("/users/{}", u.id);
+    page::confirm_page(
+        user,
+        Nav::Users,
+        page::Confirm {
+            title: "Delete a till user?",
+            question: &question,
+            what_happens: html! {
+                p { (u.name) " can no longer sign in at any till once it has synced (on its next sync); "
+                    "a till that has not synced yet still accepts their PIN until then." }
+                p { "Their name stays on the receipts and sales they made." }
+                p { "This cannot be undone. To let them sign in again, add them as a new till user with a new PIN." }
+            },
+            action_url: &action,
+            hidden: &[],
+            confirm_label: "Delete the till user",
+            testid: None,
+            cancel_url: &cancel,
+        },
+    )
 }

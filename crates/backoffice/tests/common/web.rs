@@ -79,6 +79,36 @@ impl Page {
         }
     }
 
+    /// Asserts the page asking to confirm a destructive action (200): it
+    /// contains every one of `texts`, and its form posts to `action` with
+    /// the CSRF token `csrf` and `confirm=yes` from a button marked
+    /// `data-testid="confirm"`.
+    #[track_caller]
+    pub fn assert_confirm(&self, csrf: &str, action: &str, texts: &[&str]) {
+        self.assert_confirm_with("confirm", csrf, action, texts);
+    }
+
+    /// [`Page::assert_confirm`] with the button marked `data-testid="{button}"`.
+    #[track_caller]
+    pub fn assert_confirm_with(&self, button: &str, csrf: &str, action: &str, texts: &[&str]) {
+        self.assert_ok(texts);
+        let marker = format!("action=\"{action}\"");
+        let at = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no form with {marker}:\n{}", self.body));
+        let rest = &self.body[at..];
+        let form = &rest[..rest.find("</form>").expect("the form ends")];
+        for needed in [
+            format!("name=\"_csrf\" value=\"{csrf}\""),
+            "name=\"confirm\" value=\"yes\"".to_string(),
+            format!("data-testid=\"{button}\""),
+            ">Cancel</a>".to_string(),
+        ] {
+            assert!(form.contains(&needed), "the form lacks {needed:?}:\n{form}");
+        }
+    }
+
     /// The text of the element marked `data-testid="{id}"`, up to and with
     /// the first `end` after it (or to the end of the page).
     #[track_caller]
