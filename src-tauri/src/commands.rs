@@ -115,6 +115,9 @@ commands! {
     blocking fn delete_customer(id: String) -> ();
     blocking fn customer_ledger(id: String) -> Vec<LedgerView>;
     blocking fn record_customer_payment(payment: CustomerPaymentInput) -> CustomerView;
+    /// Sales and account entries at every branch, read-only: the Back
+    /// Office's answer, or this till's own records when it cannot be asked.
+    async fn customer_history(customer_id: String) -> CustomerHistoryView;
 
     // ---- users
     blocking fn users() -> Vec<UserView>;

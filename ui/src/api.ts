@@ -94,6 +94,7 @@ export const api = {
   saveCustomer: guard(b.saveCustomer),
   deleteCustomer: guard(b.deleteCustomer),
   customerLedger: guard(b.customerLedger),
+  customerHistory: guard(b.customerHistory),
   recordCustomerPayment: guard(b.recordCustomerPayment),
 
   users: guard(b.users),

@@ -88,6 +88,37 @@ export type CountedLine = { productId: string,
  */
 counted: number, };
 
+/**
+ * A customer's sales and account at every branch (read-only: rows of
+ * other branches have `thisBranch` false and no actions).
+ */
+export type CustomerHistoryView = { 
+/**
+ * The customer the id stands for (an id merged into another customer
+ * answers that customer).
+ */
+customerId: string, customerName: string, 
+/**
+ * What the customer owes across every branch the source knows of.
+ */
+balance: number, source: HistorySource, 
+/**
+ * With `this_till`: why the Back Office was not asked or did not answer.
+ */
+offlineReason: string | null, 
+/**
+ * This till's branch code (rows of other branches are read-only).
+ */
+branchCode: string, sales: Array<HistorySaleView>, 
+/**
+ * Older sales were left out.
+ */
+salesTruncated: boolean, ledger: Array<HistoryLedgerView>, ledgerTruncated: boolean, 
+/**
+ * When the answer was made (the server's or this till's time).
+ */
+asOf: string, };
+
 export type CustomerInput = { id: string | null, name: string, phone: string | null, email: string | null, notes: string | null, creditLimit: number, };
 
 export type CustomerPaymentInput = { customerId: string, amount: number, 
@@ -145,6 +176,39 @@ export type FullSyncProgressView = {
 phase: string, entity: string | null, done: number, total: number, };
 
 export type FullSyncReportView = { added: number, overwritten: number, removed: number, rejected: number, messages: Array<string>, };
+
+export type HistoryLedgerView = { id: string, 
+/**
+ * credit_sale, payment, refund or adjustment.
+ */
+kind: string, 
+/**
+ * Positive raises what the customer owes.
+ */
+amount: number, method: string | null, reference: string | null, branchCode: string, branchName: string, createdAt: string, saleId: string | null, 
+/**
+ * From this till's branch; other branches' rows are read-only.
+ */
+thisBranch: boolean, };
+
+export type HistorySaleView = { id: string, receiptNo: string, 
+/**
+ * sale, void or refund.
+ */
+kind: string, branchCode: string, branchName: string, deviceCode: string | null, createdAt: string, businessDay: string, total: number, 
+/**
+ * The part put on the customer's account.
+ */
+onCredit: number, 
+/**
+ * From this till's branch; other branches' rows are read-only.
+ */
+thisBranch: boolean, };
+
+/**
+ * Where a customer history came from.
+ */
+export type HistorySource = "back_office" | "this_till";
 
 export type KeyringView = { available: boolean, 
 /**
@@ -439,6 +503,14 @@ export function customerLedger(id: string): Promise<Array<LedgerView>> {
 
 export function recordCustomerPayment(payment: CustomerPaymentInput): Promise<CustomerView> {
   return invoke<CustomerView>('record_customer_payment', { payment });
+}
+
+/**
+ * Sales and account entries at every branch, read-only: the Back
+ * Office's answer, or this till's own records when it cannot be asked.
+ */
+export function customerHistory(customerId: string): Promise<CustomerHistoryView> {
+  return invoke<CustomerHistoryView>('customer_history', { customerId });
 }
 
 export function users(): Promise<Array<UserView>> {

@@ -39,7 +39,7 @@ use sync_protocol::{
     CategoryPatch, CategoryState, ChangeBody, CustomerPatch, CustomerState, ExpensePatch,
     ExpenseState, LedgerEntryRecord, OpBody, PaymentRecord, ProductPatch, ProductState, RejectCode,
     SaleKind, SaleRecord, SettingsPatch, SettingsState, StockMovementRecord, TaxRateRecord,
-    Tombstone, UserPatch, UserState,
+    Tombstone, TransferReceivedRecord, TransferSentRecord, UserPatch, UserState,
 };
 
 use crate::changes::record_change;
@@ -157,6 +157,8 @@ pub fn apply_op(conn: &Connection, ctx: &OpContext, body: &OpBody) -> Result<()>
         }
         OpBody::SettingsChanged(s) => apply_settings(conn, ctx, s),
         OpBody::TaxRateChanged(r) => apply_tax_rate(conn, ctx, r),
+        OpBody::TransferSent(t) => apply_transfer_sent(conn, ctx, t),
+        OpBody::TransferReceived(r) => apply_transfer_received(conn, ctx, r),
     }
 }
 
@@ -525,6 +527,184 @@ fn apply_ledger_entry(conn: &Connection, ctx: &OpContext, e: &LedgerEntryRecord)
     record_sql::insert_ledger_entry(conn, e)?;
     // Customers are shared, so every branch sees their ledger.
     ctx.record(conn, ChangeBody::LedgerEntry(e.clone()), None)
+}
+
+// Stock transfers -------------------------------------------------------------
+
+/// A transfer sent: only by a device of its `from_branch`, to another branch
+/// the server knows; positive quantities of known products; one
+/// `transfer_out` movement per line, of `from_branch`, taking the line's
+/// quantity out. Inserted once by id. The change goes to both branches:
+/// with the movements to the sender, without them to the receiver (stock
+/// belongs to its branch).
+fn apply_transfer_sent(conn: &Connection, ctx: &OpContext, t: &TransferSentRecord) -> Result<()> {
+    let what = format!("transfer {}", t.id);
+    check_branch(ctx, t.from_branch, &what)?;
+    if exists(conn, "transfers", &t.id.to_string())? {
+        return Ok(());
+    }
+    if t.to_branch == t.from_branch {
+        return invalid(format!("{what} is sent to the branch it comes from"));
+    }
+    require(conn, "branches", "branch", &t.to_branch.to_string())?;
+    if t.lines.is_empty() {
+        return invalid(format!("{what} has no lines"));
+    }
+    if t.movements.len() != t.lines.len() {
+        return invalid(format!(
+            "{what} has {} lines but {} stock movements; it takes one transfer_out movement per line",
+            t.lines.len(),
+            t.movements.len()
+        ));
+    }
+    for (i, (l, m)) in t.lines.iter().zip(&t.movements).enumerate() {
+        let n = i + 1;
+        if l.quantity.milli() <= 0 {
+            return invalid(format!(
+                "{what}: line {n} sends {}; a transfer sends a positive quantity",
+                l.quantity.milli()
+            ));
+        }
+        require(conn, "products", "product", &l.product_id.to_string())?;
+        if m.kind != pos_domain::MovementKind::TransferOut
+            || m.branch_id != t.from_branch
+            || m.product_id != l.product_id
+            || m.quantity.milli() != -l.quantity.milli()
+            || m.sale_id.is_some()
+        {
+            return invalid(format!(
+                "{what}: line {n}'s stock movement must be a transfer_out of the sending branch taking out exactly the line's product and quantity"
+            ));
+        }
+    }
+    record_sql::insert_transfer_sent(conn, t)?;
+    for m in &t.movements {
+        record_sql::insert_movement(conn, m)?;
+    }
+    ctx.record(
+        conn,
+        ChangeBody::TransferSent(t.clone()),
+        Some(t.from_branch),
+    )?;
+    let copy = TransferSentRecord {
+        movements: Vec::new(),
+        ..t.clone()
+    };
+    ctx.record(conn, ChangeBody::TransferSent(copy), Some(t.to_branch))
+}
+
+/// A transfer received: only by a device of its `to_branch`, of a transfer
+/// the server has, once; one line per line sent (same products, in order),
+/// each zero or more; one `transfer_in` movement of the receiving branch per
+/// line received above zero, bringing exactly that quantity in. The change
+/// goes to both branches: with the movements to the receiver, without them to
+/// the sender.
+fn apply_transfer_received(
+    conn: &Connection,
+    ctx: &OpContext,
+    r: &TransferReceivedRecord,
+) -> Result<()> {
+    let what = format!("the receipt of transfer {}", r.transfer_id);
+    check_branch(ctx, r.branch_id, &what)?;
+    if exists(conn, "transfer_receipts", &r.id.to_string())? {
+        return Ok(());
+    }
+    let transfer = conn
+        .prepare_cached("SELECT from_branch_id, to_branch_id FROM transfers WHERE id = ?1")?
+        .query_row([r.transfer_id.to_string()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .optional()?;
+    let Some((from, to)) = transfer else {
+        return reject(
+            RejectCode::UnknownReference,
+            format!(
+                "the server has no transfer {}; the sending branch pushes it first",
+                r.transfer_id
+            ),
+        );
+    };
+    if to != r.branch_id.to_string() {
+        return reject(
+            RejectCode::WrongBranch,
+            format!(
+                "transfer {} goes to branch {to}, not to branch {}; only the receiving branch receives it",
+                r.transfer_id, r.branch_id
+            ),
+        );
+    }
+    let from: BranchId = parse_text(0, &from).map_err(ApplyError::Db)?;
+    let already: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM transfer_receipts WHERE transfer_id = ?1)")?
+        .query_row([r.transfer_id.to_string()], |row| row.get(0))?;
+    if already {
+        return invalid(format!(
+            "transfer {} was received already; a transfer is received once (record an adjustment for a later correction)",
+            r.transfer_id
+        ));
+    }
+    let sent: Vec<String> = conn
+        .prepare_cached(
+            "SELECT product_id FROM transfer_lines WHERE transfer_id = ?1 ORDER BY line_no",
+        )?
+        .query_map([r.transfer_id.to_string()], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if sent.len() != r.lines.len() {
+        return invalid(format!(
+            "{what} has {} lines but the transfer has {}; receive every line (zero for one that did not arrive)",
+            r.lines.len(),
+            sent.len()
+        ));
+    }
+    let mut movements = r.movements.iter();
+    for (i, (l, product)) in r.lines.iter().zip(&sent).enumerate() {
+        let n = i + 1;
+        if l.product_id.to_string() != *product {
+            return invalid(format!(
+                "{what}: line {n} is for another product than the transfer's line {n}"
+            ));
+        }
+        if l.quantity_received.is_negative() {
+            return invalid(format!(
+                "{what}: line {n} receives {}; a received quantity is zero or more",
+                l.quantity_received.milli()
+            ));
+        }
+        if l.quantity_received.milli() == 0 {
+            continue;
+        }
+        let ok = movements.next().is_some_and(|m| {
+            m.kind == pos_domain::MovementKind::TransferIn
+                && m.branch_id == r.branch_id
+                && m.product_id == l.product_id
+                && m.quantity == l.quantity_received
+                && m.sale_id.is_none()
+        });
+        if !ok {
+            return invalid(format!(
+                "{what}: line {n} needs a transfer_in movement of the receiving branch bringing in exactly the quantity received"
+            ));
+        }
+    }
+    if movements.next().is_some() {
+        return invalid(format!(
+            "{what} has more stock movements than lines received"
+        ));
+    }
+    record_sql::insert_transfer_received(conn, r)?;
+    for m in &r.movements {
+        record_sql::insert_movement(conn, m)?;
+    }
+    ctx.record(
+        conn,
+        ChangeBody::TransferReceived(r.clone()),
+        Some(r.branch_id),
+    )?;
+    let copy = TransferReceivedRecord {
+        movements: Vec::new(),
+        ..r.clone()
+    };
+    ctx.record(conn, ChangeBody::TransferReceived(copy), Some(from))
 }
 
 // Last writer wins per field ---------------------------------------------------

@@ -96,5 +96,7 @@ fn describe(body: &ChangeBody) -> (&'static str, String) {
         ChangeBody::StockMoved(m) => ("stock_movement", m.id.to_string()),
         ChangeBody::LedgerEntry(e) => ("ledger_entry", e.id.to_string()),
         ChangeBody::Sale(s) => ("sale", s.id.to_string()),
+        ChangeBody::TransferSent(t) => ("transfer", t.id.to_string()),
+        ChangeBody::TransferReceived(r) => ("transfer_receipt", r.id.to_string()),
     }
 }

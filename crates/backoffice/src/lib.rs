@@ -11,6 +11,8 @@
 //! - [`changes`]: the change feed devices pull, in commit order.
 //! - [`customer_merge`]: one customer created at two branches becomes one
 //!   (aliases; balances resolve them).
+//! - [`customer_history`]: `GET /api/customers/{id}/history` (a customer's
+//!   sales and account at every branch, read-only).
 //! - [`mobile`]: `GET /api/products` and `POST /api/transaction` (mobile API).
 //! - [`rate_limit`]: the per-key token bucket (429 `rate_limited`).
 //! - [`auth`]: the `Authorization: Bearer` device extractor.
@@ -26,6 +28,7 @@
 pub mod apply;
 pub mod auth;
 pub mod changes;
+pub mod customer_history;
 pub mod customer_merge;
 pub mod db;
 pub mod devices;
@@ -102,6 +105,11 @@ pub fn router(state: AppState) -> Router {
         // The mobile API and per-key rate limiting (`mobile`, `rate_limit`).
         .route("/api/products", get(mobile::products))
         .route("/api/transaction", axum::routing::post(mobile::transaction))
+        // Cross-branch customer history, read-only (`customer_history`).
+        .route(
+            "/api/customers/{id}/history",
+            get(customer_history::history),
+        )
         .layer(middleware::from_fn_with_state(
             rate_limit::Limits::new(&state),
             rate_limit::limit,

@@ -21,6 +21,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_dashboard",
         include_str!("../../../migrations/backoffice/0004_dashboard.sql"),
     ),
+    (
+        "0005_transfers",
+        include_str!("../../../migrations/backoffice/0005_transfers.sql"),
+    ),
 ];
 
 /// Brings the database up to the latest version; returns it.

@@ -35,6 +35,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/openapi.json"),
     ("GET", "/api/products"),
     ("POST", "/api/transaction"),
+    ("GET", "/api/customers/{id}/history"),
 ];
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
@@ -514,7 +515,11 @@ fn every_error_code() -> Vec<ErrorCode> {
 fn routes_in_source() -> BTreeSet<(String, String)> {
     let src = include_str!("../src/lib.rs");
     let mut out = BTreeSet::new();
-    for chunk in src.split(".route(\"").skip(1) {
+    // `.route("/path", …)`, on one line or as rustfmt breaks a long one.
+    for chunk in src.split(".route(").skip(1) {
+        let Some(chunk) = chunk.trim_start().strip_prefix('"') else {
+            continue;
+        };
         let (path, rest) = chunk.split_once('"').unwrap();
         // The method router: up to the parenthesis that closes `.route(`.
         let mut depth = 1;
@@ -848,6 +853,34 @@ async fn real_messages_match_the_schemas() {
             &body,
         );
     }
+
+    // Cross-branch customer history, asked by another branch's till: a
+    // credit sale and a payment of the customer, and an unknown customer.
+    let mut sale = till.sale(&[(product, "Soda 500ml", 80_00, 2)]);
+    common::seed::on_credit(&till, &mut sale, customer);
+    let pay = common::seed::ledger_payment(
+        &till,
+        customer,
+        10_00,
+        PaymentMethod::Mpesa,
+        Some("QK12345678"),
+    );
+    let ops = [till.op(OpBody::SaleRecorded(sale)), till.op(pay)];
+    server.push_applied(&till.key, &ops).await;
+    let other = server.till("Town", "Till 1");
+    let path = format!("/api/customers/{customer}/history");
+    let (status, body) = get_json(&server, &path, Some(&other.key)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body["sales"].as_array().unwrap().is_empty(), "{body}");
+    assert!(body["ledger"].as_array().unwrap().len() >= 2, "{body}");
+    assert_valid(&doc, "GET", "/api/customers/{id}/history", "200", &body);
+    let path = format!("/api/customers/{}/history", CustomerId::new());
+    let (status, body) = get_json(&server, &path, Some(&other.key)).await;
+    assert_eq!(status, 404);
+    assert_valid(&doc, "GET", "/api/customers/{id}/history", "404", &body);
+    let (status, body) = get_json(&server, "/api/customers/x/history", Some(&other.key)).await;
+    assert_eq!(status, 400);
+    assert_valid(&doc, "GET", "/api/customers/{id}/history", "400", &body);
 
     server.stop().await;
 }

@@ -515,6 +515,83 @@ pub struct CustomerPaymentInput {
     pub note: Option<String>,
 }
 
+/// Where a customer history came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum HistorySource {
+    /// The Back Office's answer: every branch's sales and account entries.
+    BackOffice,
+    /// Only what this till has: its own branch's sales and the account
+    /// entries it has pulled (the Back Office could not be asked).
+    ThisTill,
+}
+
+/// A customer's sales and account at every branch (read-only: rows of
+/// other branches have `thisBranch` false and no actions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerHistoryView {
+    /// The customer the id stands for (an id merged into another customer
+    /// answers that customer).
+    pub customer_id: String,
+    pub customer_name: String,
+    /// What the customer owes across every branch the source knows of.
+    #[ts(type = "number")]
+    pub balance: i64,
+    pub source: HistorySource,
+    /// With `this_till`: why the Back Office was not asked or did not answer.
+    pub offline_reason: Option<String>,
+    /// This till's branch code (rows of other branches are read-only).
+    pub branch_code: String,
+    pub sales: Vec<HistorySaleView>,
+    /// Older sales were left out.
+    pub sales_truncated: bool,
+    pub ledger: Vec<HistoryLedgerView>,
+    pub ledger_truncated: bool,
+    /// When the answer was made (the server's or this till's time).
+    pub as_of: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HistorySaleView {
+    pub id: String,
+    pub receipt_no: String,
+    /// sale, void or refund.
+    pub kind: String,
+    pub branch_code: String,
+    pub branch_name: String,
+    pub device_code: Option<String>,
+    pub created_at: String,
+    pub business_day: String,
+    #[ts(type = "number")]
+    pub total: i64,
+    /// The part put on the customer's account.
+    #[ts(type = "number")]
+    pub on_credit: i64,
+    /// From this till's branch; other branches' rows are read-only.
+    pub this_branch: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryLedgerView {
+    pub id: String,
+    /// credit_sale, payment, refund or adjustment.
+    pub kind: String,
+    /// Positive raises what the customer owes.
+    #[ts(type = "number")]
+    pub amount: i64,
+    pub method: Option<String>,
+    pub reference: Option<String>,
+    pub branch_code: String,
+    pub branch_name: String,
+    pub created_at: String,
+    pub sale_id: Option<String>,
+    /// From this till's branch; other branches' rows are read-only.
+    pub this_branch: bool,
+}
+
 // ---------------------------------------------------------------- people
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -851,6 +851,53 @@ impl App {
         })
     }
 
+    /// A customer's sales and account at every branch, read-only. Online,
+    /// the Back Office's answer (`source: back_office`); when the till is
+    /// not connected or the Back Office does not answer, what this till has
+    /// (`source: this_till`: its own branch's sales and every ledger entry it
+    /// pulled) with `offline_reason` saying why. Changes nothing.
+    pub async fn customer_history(
+        &self,
+        customer_id: String,
+    ) -> Result<CustomerHistoryView, CommandError> {
+        let id: CustomerId = input::id("customer id", &customer_id)?;
+        self.allowed(Permission::ServeCustomers, "see customers' accounts")?;
+        let branch_code = self.store().identity().branch_code.clone();
+        let reason = match self.engine.backoffice() {
+            None => "This till is not connected to a Back Office (Settings > Back Office), so other branches' sales cannot be fetched.".to_string(),
+            Some(client) => match client.customer_history(id).await {
+                Ok(history) => {
+                    return Ok(views::customer_history(
+                        &history,
+                        HistorySource::BackOffice,
+                        None,
+                        branch_code,
+                    ));
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "customer history: showing this till's records");
+                    match &e {
+                        pos_sync::ClientError::Server {
+                            code: sync_protocol::ErrorCode::NotFound,
+                            ..
+                        } => "The Back Office does not have this customer yet (not pushed); showing what this till has.".to_string(),
+                        pos_sync::ClientError::Unreachable { url, detail } => format!(
+                            "The Back Office at {url} cannot be reached ({detail}), so other branches' sales cannot be fetched."
+                        ),
+                        _ => sentence(e.to_string()),
+                    }
+                }
+            },
+        };
+        let history = self.store().customer_history(id, self.clock.now())?;
+        Ok(views::customer_history(
+            &history,
+            HistorySource::ThisTill,
+            Some(reason),
+            branch_code,
+        ))
+    }
+
     /// A payment towards what a customer owes. `note` is not kept (the
     /// store's ledger payment has no note yet).
     pub fn record_customer_payment(

@@ -15,6 +15,7 @@ use pos_sync::{
     EngineState, FullSyncPhase, FullSyncPreview, FullSyncProgress, FullSyncReport, SyncStatus,
 };
 use sync_protocol::SaleRecord;
+use sync_protocol::history::CustomerHistory;
 
 use crate::api::*;
 
@@ -203,6 +204,59 @@ pub(crate) fn ledger(e: &LedgerEntry) -> LedgerView {
         reference: e.reference.clone(),
         note: e.note.clone(),
         created_at: time(e.created_at),
+    }
+}
+
+/// A customer history (the Back Office's or this till's) as the UI shows it.
+pub(crate) fn customer_history(
+    h: &CustomerHistory,
+    source: HistorySource,
+    offline_reason: Option<String>,
+    branch_code: String,
+) -> CustomerHistoryView {
+    CustomerHistoryView {
+        customer_id: h.customer.id.to_string(),
+        customer_name: h.customer.name.clone(),
+        balance: h.balance.minor(),
+        source,
+        offline_reason,
+        branch_code,
+        sales: h
+            .sales
+            .iter()
+            .map(|s| HistorySaleView {
+                id: s.id.to_string(),
+                receipt_no: s.receipt_no.clone(),
+                kind: s.kind.as_str().to_string(),
+                branch_code: s.branch.code.clone(),
+                branch_name: s.branch.name.clone(),
+                device_code: s.device_code.clone(),
+                created_at: time(s.created_at),
+                business_day: s.business_day.clone(),
+                total: s.total.minor(),
+                on_credit: s.on_credit.minor(),
+                this_branch: s.this_branch,
+            })
+            .collect(),
+        sales_truncated: h.sales_truncated,
+        ledger: h
+            .ledger
+            .iter()
+            .map(|e| HistoryLedgerView {
+                id: e.id.to_string(),
+                kind: e.kind.as_str().to_string(),
+                amount: e.amount.minor(),
+                method: e.method.map(|m| m.as_str().to_string()),
+                reference: e.reference.clone(),
+                branch_code: e.branch.code.clone(),
+                branch_name: e.branch.name.clone(),
+                created_at: time(e.created_at),
+                sale_id: e.sale_id.map(|id| id.to_string()),
+                this_branch: e.this_branch,
+            })
+            .collect(),
+        ledger_truncated: h.ledger_truncated,
+        as_of: time(h.server_time),
     }
 }
 

@@ -73,4 +73,8 @@ id_type! {
     DeviceId;
     /// An outbox operation: its idempotency key on the server.
     OpId;
+    /// A stock transfer from one branch to another.
+    TransferId;
+    /// The receipt of a stock transfer at its destination branch.
+    TransferReceiptId;
 }

@@ -361,6 +361,22 @@ fn remap_body(body: &mut OpBody, m: Remap) -> bool {
             }
             changed
         }
+        // A provisional till knows no other branch (it has never pulled), so
+        // it cannot have sent or received a transfer; remapped all the same.
+        OpBody::TransferSent(t) => {
+            let mut changed = ids(&mut t.from_branch, &mut t.device_id, m);
+            for mv in &mut t.movements {
+                changed |= ids(&mut mv.branch_id, &mut mv.device_id, m);
+            }
+            changed
+        }
+        OpBody::TransferReceived(r) => {
+            let mut changed = ids(&mut r.branch_id, &mut r.device_id, m);
+            for mv in &mut r.movements {
+                changed |= ids(&mut mv.branch_id, &mut mv.device_id, m);
+            }
+            changed
+        }
         // Shared records and tombstones carry no branch or device.
         OpBody::ProductChanged(_)
         | OpBody::ProductDeleted(_)

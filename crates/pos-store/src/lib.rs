@@ -8,6 +8,7 @@
 //! - [`sales`]: checkout, void, refund, receipts.
 //! - [`catalog`]: products and categories, barcode/SKU lookup, search, grid.
 //! - [`stock`]: restock, adjustments, stocktake, levels, low stock.
+//! - [`transfers`]: stock sent to and received from other branches.
 //! - [`customers`]: credit customers and their ledger.
 //! - [`users`]: till users, PIN login with lockout.
 //! - [`expenses`]: petty cash.
@@ -28,6 +29,7 @@ mod db;
 mod error;
 pub mod expenses;
 pub mod full_sync;
+pub mod history;
 pub mod identity;
 pub mod migrate;
 pub mod outbox;
@@ -39,6 +41,7 @@ pub mod sales;
 pub mod settings;
 mod sql;
 pub mod stock;
+pub mod transfers;
 pub mod users;
 
 #[cfg(test)]

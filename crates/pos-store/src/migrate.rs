@@ -29,6 +29,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_device_prefs",
         include_str!("../../../migrations/pos/0005_device_prefs.sql"),
     ),
+    (
+        "0006_transfers",
+        include_str!("../../../migrations/pos/0006_transfers.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -114,7 +114,7 @@ pub struct SyncState {
 const MAX_URL_LEN: usize = 2_048;
 
 /// How one change went.
-enum Applied {
+pub(crate) enum Applied {
     Written,
     KeptLocal,
     AlreadyPresent,
@@ -431,6 +431,8 @@ fn describe(body: &ChangeBody) -> (&'static str, String) {
         ChangeBody::StockMoved(m) => ("stock_movement", m.id.to_string()),
         ChangeBody::LedgerEntry(e) => ("ledger_entry", e.id.to_string()),
         ChangeBody::Sale(s) => ("sale", s.id.to_string()),
+        ChangeBody::TransferSent(t) => ("transfer", t.id.to_string()),
+        ChangeBody::TransferReceived(r) => ("transfer_receipt", r.id.to_string()),
     }
 }
 
@@ -618,6 +620,8 @@ fn apply_one(tx: &mut Tx<'_>, body: &ChangeBody) -> Result<Applied> {
             Ok(Applied::Written)
         }
         ChangeBody::Sale(s) => apply_sale(tx, s),
+        ChangeBody::TransferSent(t) => crate::transfers::apply_pulled_sent(tx, t),
+        ChangeBody::TransferReceived(r) => crate::transfers::apply_pulled_received(tx, r),
     }
 }
 
@@ -761,7 +765,11 @@ fn op_columns(body: &OpBody) -> (&'static str, Vec<&'static str>) {
             c.push("deleted_at");
             "expense"
         }
-        OpBody::SaleRecorded(_) | OpBody::StockMoved(_) | OpBody::LedgerEntryAdded(_) => "",
+        OpBody::SaleRecorded(_)
+        | OpBody::StockMoved(_)
+        | OpBody::LedgerEntryAdded(_)
+        | OpBody::TransferSent(_)
+        | OpBody::TransferReceived(_) => "",
     };
     (entity, c)
 }

@@ -274,7 +274,7 @@ fn record(
 }
 
 /// The product with this branch's level, if it exists and is live.
-fn live_product(tx: &Tx<'_>, id: ProductId) -> Result<Product> {
+pub(crate) fn live_product(tx: &Tx<'_>, id: ProductId) -> Result<Product> {
     let branch = tx.identity().branch_id.to_string();
     crate::catalog::live_product(tx, &branch, id)
 }
@@ -291,7 +291,7 @@ fn too_far(name: &str) -> StoreError {
 }
 
 /// Refuses a movement of more than [`MAX_MOVEMENT`] either way.
-fn check_bound(q: Quantity, what: &str) -> Result<()> {
+pub(crate) fn check_bound(q: Quantity, what: &str) -> Result<()> {
     if q.milli().unsigned_abs() > MAX_MOVEMENT.milli().unsigned_abs() {
         return Err(StoreError::Invalid(format!(
             "a {what} of {q} is too large; the most in one movement is {MAX_MOVEMENT} units. \
@@ -302,7 +302,7 @@ fn check_bound(q: Quantity, what: &str) -> Result<()> {
 }
 
 /// An optional short text (trimmed; empty means none; 1–120 characters).
-fn optional_text(field: &'static str, text: Option<&str>) -> Result<Option<String>> {
+pub(crate) fn optional_text(field: &'static str, text: Option<&str>) -> Result<Option<String>> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(t) => Ok(Some(Name::parse(field, t)?.as_str().to_string())),

@@ -1,5 +1,5 @@
 //! The HTTP client of the Back Office sync API (`GET /api/status`,
-//! `POST /api/sync`, `GET /api/sync`, `POST /api/sync/full`), with the wire types of
+//! `POST /api/sync`, `GET /api/sync`, `POST /api/sync/full`, `GET /api/customers/{id}/history`), with the wire types of
 //! `sync-protocol` as they are.
 //!
 //! Every failure is one of three kinds ([`ClientError`]): the Back Office
@@ -10,8 +10,10 @@
 
 use std::time::Duration;
 
+use pos_domain::CustomerId;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
+use sync_protocol::history::CustomerHistory;
 use sync_protocol::{
     Cursor, DeviceInfo, ErrorBody, ErrorCode, FullSyncRequest, FullSyncResponse, PullResponse,
     PushRequest, PushResponse, StatusResponse,
@@ -186,6 +188,17 @@ impl BackOffice {
             .post(self.url("api/sync/full")?)
             .bearer_auth(self.key.expose())
             .json(step);
+        self.send(req).await
+    }
+
+    /// `GET /api/customers/{id}/history`: the customer's sales and account
+    /// at every branch, read-only (each row marked with whether it is from
+    /// this till's branch).
+    pub async fn customer_history(&self, id: CustomerId) -> Result<CustomerHistory, ClientError> {
+        let req = self
+            .http
+            .get(self.url(&format!("api/customers/{id}/history"))?)
+            .bearer_auth(self.key.expose());
         self.send(req).await
     }
 

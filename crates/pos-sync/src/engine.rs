@@ -373,6 +373,16 @@ impl SyncEngine {
         self.inner.reconfigured.notify_one();
     }
 
+    /// The Back Office client the engine uses, if the till is connected
+    /// (for one-off reads such as a customer's history at every branch).
+    pub fn backoffice(&self) -> Option<BackOffice> {
+        self.inner
+            .client
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The latest status.
     pub fn status(&self) -> SyncStatus {
         self.inner.status.borrow().clone()

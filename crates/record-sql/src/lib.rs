@@ -1,7 +1,8 @@
 //! The till (`migrations/pos/`) and the Back Office (`migrations/backoffice/`)
 //! keep append-only records in tables of the same shape. This crate is the one
 //! place that writes a record's rows, so the two can never drift apart:
-//! sale lines, payments, stock movements and credit-ledger entries.
+//! sale lines, payments, stock movements, credit-ledger entries and stock
+//! transfers with their receipts.
 //!
 //! The sale's own row is not here: the server's `sales` table also records
 //! when it received the sale.
@@ -11,9 +12,12 @@
 //! same Full Cloud Synchronization digest) from the same values.
 
 pub mod read;
+pub mod transfers;
 
 use rusqlite::{Connection, params};
-use sync_protocol::{LedgerEntryRecord, SaleRecord, StockMovementRecord};
+use sync_protocol::{
+    LedgerEntryRecord, SaleRecord, StockMovementRecord, TransferReceivedRecord, TransferSentRecord,
+};
 
 /// Writes a sale's lines and payments (not its head row, movements or ledger entry).
 pub fn insert_lines_and_payments(conn: &Connection, s: &SaleRecord) -> rusqlite::Result<()> {
@@ -105,5 +109,69 @@ pub fn insert_ledger_entry(conn: &Connection, e: &LedgerEntryRecord) -> rusqlite
         e.note,
         e.created_at.as_millis(),
     ])?;
+    Ok(())
+}
+
+/// Writes a sent transfer's head row and lines (not its movements).
+pub fn insert_transfer_sent(conn: &Connection, t: &TransferSentRecord) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO transfers (id, from_branch_id, to_branch_id, device_id, note, sent_by, sent_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        t.id.to_string(),
+        t.from_branch.to_string(),
+        t.to_branch.to_string(),
+        t.device_id.to_string(),
+        t.note,
+        t.sent_by.to_string(),
+        t.sent_at.as_millis(),
+    ])?;
+    let mut lines = conn.prepare_cached(
+        "INSERT INTO transfer_lines (transfer_id, line_no, product_id, quantity_milli)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (i, l) in t.lines.iter().enumerate() {
+        lines.execute(params![
+            t.id.to_string(),
+            i as i64 + 1,
+            l.product_id.to_string(),
+            l.quantity.milli(),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Writes a transfer's receipt and its lines (not its movements). The
+/// receipt's line N is the transfer's line N.
+pub fn insert_transfer_received(
+    conn: &Connection,
+    r: &TransferReceivedRecord,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO transfer_receipts (id, transfer_id, branch_id, device_id, note, received_by, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        r.id.to_string(),
+        r.transfer_id.to_string(),
+        r.branch_id.to_string(),
+        r.device_id.to_string(),
+        r.note,
+        r.received_by.to_string(),
+        r.received_at.as_millis(),
+    ])?;
+    let mut lines = conn.prepare_cached(
+        "INSERT INTO transfer_receipt_lines (receipt_id, line_no, product_id, quantity_milli)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (i, l) in r.lines.iter().enumerate() {
+        lines.execute(params![
+            r.id.to_string(),
+            i as i64 + 1,
+            l.product_id.to_string(),
+            l.quantity_received.milli(),
+        ])?;
+    }
     Ok(())
 }

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::{
     ExpensePaidWith, LedgerEntryRecord, OpEnvelope, SaleRecord, StockMovementRecord, TaxRateRecord,
+    TransferReceivedRecord, TransferSentRecord,
 };
 
 /// The most ops one push may carry.
@@ -239,6 +240,12 @@ pub enum ChangeBody {
     StockMoved(StockMovementRecord),
     LedgerEntry(LedgerEntryRecord),
     Sale(SaleRecord),
+    /// A transfer as sent. Recorded twice: for the sending branch with its
+    /// `transfer_out` movements, and for the receiving branch without them.
+    TransferSent(TransferSentRecord),
+    /// A transfer's receipt. Recorded twice: for the receiving branch with
+    /// its `transfer_in` movements, and for the sending branch without them.
+    TransferReceived(TransferReceivedRecord),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

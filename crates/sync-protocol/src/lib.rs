@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod full;
+pub mod history;
 pub mod mobile;
 pub mod op;
 

@@ -13,7 +13,8 @@
 use pos_domain::{
     Barcode, BranchId, CategoryId, Currency, CustomerId, DeviceId, ExpenseId, Hlc, LedgerEntryId,
     Money, MovementId, MovementKind, Name, OpId, PaymentId, PaymentMethod, PhoneNumber, ProductId,
-    Quantity, Role, SaleId, Sku, TaxCode, TaxMode, Timestamp, UserId,
+    Quantity, Role, SaleId, Sku, TaxCode, TaxMode, Timestamp, TransferId, TransferReceiptId,
+    UserId,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -51,6 +52,10 @@ pub enum OpBody {
     ExpenseDeleted(Tombstone<ExpenseId>),
     SettingsChanged(SettingsPatch),
     TaxRateChanged(TaxRateRecord),
+    /// Stock sent to another branch (leaves the sending branch now).
+    TransferSent(TransferSentRecord),
+    /// A transfer received at its destination branch (arrives now).
+    TransferReceived(TransferReceivedRecord),
 }
 
 impl OpBody {
@@ -72,6 +77,8 @@ impl OpBody {
             OpBody::ExpenseDeleted(_) => "expense_deleted",
             OpBody::SettingsChanged(_) => "settings_changed",
             OpBody::TaxRateChanged(_) => "tax_rate_changed",
+            OpBody::TransferSent(_) => "transfer_sent",
+            OpBody::TransferReceived(_) => "transfer_received",
         }
     }
 
@@ -93,6 +100,8 @@ impl OpBody {
             OpBody::ExpenseDeleted(t) => t.id.to_string(),
             OpBody::SettingsChanged(_) => "settings".to_string(),
             OpBody::TaxRateChanged(r) => r.code.to_string(),
+            OpBody::TransferSent(t) => t.id.to_string(),
+            OpBody::TransferReceived(r) => r.id.to_string(),
         }
     }
 }
@@ -245,6 +254,66 @@ pub struct LedgerEntryRecord {
     pub user_id: Option<UserId>,
     pub note: Option<String>,
     pub created_at: Timestamp,
+}
+
+/// A stock transfer as sent: the goods leave `from_branch` at once, as one
+/// `transfer_out` movement per line (negative, of `from_branch`). Immutable;
+/// its receipt is a separate record ([`TransferReceivedRecord`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferSentRecord {
+    pub id: TransferId,
+    pub from_branch: BranchId,
+    pub to_branch: BranchId,
+    /// The device it was sent from.
+    pub device_id: DeviceId,
+    /// One line per product, in the order entered; quantities positive.
+    pub lines: Vec<TransferLine>,
+    pub note: Option<String>,
+    pub sent_by: UserId,
+    pub sent_at: Timestamp,
+    /// The `transfer_out` movements, one per line. In the change feed, only
+    /// the sending branch's copy carries them (stock belongs to its branch);
+    /// the receiving branch's copy has none.
+    #[serde(default)]
+    pub movements: Vec<StockMovementRecord>,
+}
+
+/// One product of a transfer, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferLine {
+    pub product_id: ProductId,
+    /// Positive.
+    pub quantity: Quantity,
+}
+
+/// A transfer received at its destination (`to_branch`), once: the goods
+/// arrive as one `transfer_in` movement per line received (none for a line
+/// received as zero). A line whose received quantity differs from the sent
+/// one is a discrepancy, flagged at both ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferReceivedRecord {
+    pub id: TransferReceiptId,
+    pub transfer_id: TransferId,
+    /// The receiving branch (the transfer's `to_branch`).
+    pub branch_id: BranchId,
+    pub device_id: DeviceId,
+    /// One line per line sent, same products; quantities zero or more.
+    pub lines: Vec<TransferReceivedLine>,
+    pub note: Option<String>,
+    pub received_by: UserId,
+    pub received_at: Timestamp,
+    /// The `transfer_in` movements, of the receiving branch. In the change
+    /// feed, only the receiving branch's copy carries them.
+    #[serde(default)]
+    pub movements: Vec<StockMovementRecord>,
+}
+
+/// One product of a transfer, as received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferReceivedLine {
+    pub product_id: ProductId,
+    /// Zero or more; may differ from what was sent.
+    pub quantity_received: Quantity,
 }
 
 /// A soft delete.
@@ -546,6 +615,69 @@ mod tests {
         // A cleared field survives a round trip.
         let json = serde_json::to_string(&cleared).unwrap();
         assert!(json.contains(r#""barcode":null"#), "{json}");
+    }
+
+    #[test]
+    fn transfers_round_trip() {
+        let (from, to, product) = (BranchId::new(), BranchId::new(), ProductId::new());
+        let sent = OpBody::TransferSent(TransferSentRecord {
+            id: TransferId::new(),
+            from_branch: from,
+            to_branch: to,
+            device_id: DeviceId::new(),
+            lines: vec![TransferLine {
+                product_id: product,
+                quantity: Quantity::units(10),
+            }],
+            note: Some("weekly top-up".into()),
+            sent_by: UserId::new(),
+            sent_at: Timestamp::from_millis(1_772_431_200_000),
+            movements: vec![StockMovementRecord {
+                id: MovementId::new(),
+                product_id: product,
+                branch_id: from,
+                device_id: DeviceId::new(),
+                kind: MovementKind::TransferOut,
+                quantity: Quantity::units(-10),
+                sale_id: None,
+                user_id: None,
+                note: None,
+                created_at: Timestamp::from_millis(1_772_431_200_000),
+            }],
+        });
+        let json = serde_json::to_string(&sent).unwrap();
+        assert!(
+            json.starts_with(r#"{"type":"transfer_sent","data":{"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<OpBody>(&json).unwrap(), sent);
+        let OpBody::TransferSent(t) = &sent else {
+            unreachable!()
+        };
+        let received = OpBody::TransferReceived(TransferReceivedRecord {
+            id: TransferReceiptId::new(),
+            transfer_id: t.id,
+            branch_id: to,
+            device_id: DeviceId::new(),
+            lines: vec![TransferReceivedLine {
+                product_id: product,
+                quantity_received: Quantity::units(9),
+            }],
+            note: None,
+            received_by: UserId::new(),
+            received_at: Timestamp::from_millis(1_772_431_300_000),
+            movements: vec![],
+        });
+        let json = serde_json::to_string(&received).unwrap();
+        assert!(json.contains(r#""type":"transfer_received""#), "{json}");
+        assert!(json.contains(r#""quantity_received":9000"#), "{json}");
+        assert_eq!(serde_json::from_str::<OpBody>(&json).unwrap(), received);
+        assert_eq!(received.kind(), "transfer_received");
+        // A feed copy without movements may leave the field out.
+        let mut value = serde_json::to_value(t).unwrap();
+        value.as_object_mut().unwrap().remove("movements");
+        let bare: TransferSentRecord = serde_json::from_value(value).unwrap();
+        assert!(bare.movements.is_empty());
     }
 
     #[test]

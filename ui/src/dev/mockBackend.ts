@@ -151,6 +151,14 @@ export function installMockBackend(): void {
       case 'receipt': return receipts.find((r) => r.saleId === a.saleId) ?? fail('not_found', 'No such receipt.');
       case 'customers': return customers.filter((c) => c.name.toLowerCase().includes(String(a.text).toLowerCase()));
       case 'customer_ledger': return [{ id: 'l1', kind: 'charge', amount: 120000, receiptNo: 'NBI01-T1-000004', method: null, reference: null, note: null, createdAt: new Date().toISOString() }];
+      case 'customer_history': return {
+        customerId: a.customerId, customerName: customers.find((c) => c.id === a.customerId)?.name ?? 'Customer', balance: 120000,
+        source: 'this_till', offlineReason: 'This till is not connected to a Back Office (Settings > Back Office).', branchCode: 'NBI01',
+        sales: [{ id: 's4', receiptNo: 'NBI01-T1-000004', kind: 'sale', branchCode: 'NBI01', branchName: 'Nairobi CBD', deviceCode: 'T1', createdAt: new Date().toISOString(), businessDay: '2026-11-30', total: 120000, onCredit: 120000, thisBranch: true }],
+        salesTruncated: false,
+        ledger: [{ id: 'l1', kind: 'credit_sale', amount: 120000, method: null, reference: 'NBI01-T1-000004', branchCode: 'NBI01', branchName: 'Nairobi CBD', createdAt: new Date().toISOString(), saleId: 's4', thisBranch: true }],
+        ledgerTruncated: false, asOf: new Date().toISOString(),
+      } satisfies T.CustomerHistoryView;
       case 'expenses': return expenses.filter((x) => x.businessDay >= a.from && x.businessDay <= a.to);
       case 'expense_categories': return [...new Set(expenses.map((x) => x.category))].concat(['Airtime']);
       case 'record_expense': {

@@ -1,4 +1,7 @@
-/** Credit customers: search, profile, balance, ledger, and recording a payment. */
+/**
+ * Credit customers: search, profile, balance, ledger, recording a payment, and
+ * the customer's history at every branch (other branches' rows read-only).
+ */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { Dialog } from '../components/Dialog';
@@ -7,9 +10,11 @@ import { Field, Money, PageHead } from '../components/ui';
 import { useApp } from '../context';
 import { useRun } from '../hooks';
 import { formatDateTime } from '../lib/format';
+import { branchLabel, historyBanner, historyRows } from '../lib/customerHistory';
+import { latest } from '../lib/latest';
 import { amountInputText, parseMoney } from '../lib/money';
 import { isMpesaCode } from '../lib/tender';
-import type { CustomerView, LedgerView } from '../types';
+import type { CustomerHistoryView, CustomerView, LedgerView } from '../types';
 
 function CustomerDialog({ c, onSaved, onClose }: { c: CustomerView | null; onSaved: (c: CustomerView) => void; onClose: () => void }) {
   const { currency, session } = useApp();
@@ -90,6 +95,46 @@ function PaymentDialog({ c, onDone, onClose }: { c: CustomerView; onDone: (c: Cu
   );
 }
 
+/** "History at every branch": sales and account entries from the Back Office, or this till's own when offline. */
+function BranchHistory({ h, loading, onRefresh }: { h: CustomerHistoryView | null; loading: boolean; onRefresh: () => void }) {
+  const banner = h ? historyBanner(h) : null;
+  const rows = h ? historyRows(h) : [];
+  return (
+    <section data-testid="customer-history" data-source={h?.source ?? ''}>
+      <div class="section-head">
+        <h3>History at every branch</h3>
+        <button type="button" class="secondary" data-testid="customer-history-refresh" disabled={loading} onClick={onRefresh}>{loading ? 'Loading…' : 'Refresh'}</button>
+      </div>
+      {banner ? (
+        <p class="warning" role="status" data-testid="customer-history-offline">
+          <strong>{banner.title}</strong>{banner.reason ? <><br /><span class="muted">{banner.reason}</span></> : null}
+        </p>
+      ) : null}
+      {h ? (
+        <>
+          <p class="muted">Other branches' records are read-only here. Owes across branches: <Money minor={h.balance} /></p>
+          <table class="table">
+            <thead><tr><th>When</th><th>Branch</th><th>What</th><th>Receipt / ref</th><th class="num">Amount</th><th class="num">On account</th></tr></thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.key} data-testid="customer-history-row" data-branch={r.branchCode} data-read-only={String(r.readOnly)} class={r.readOnly ? 'read-only' : ''}>
+                  <td>{formatDateTime(r.createdAt)}</td>
+                  <td>{branchLabel(r)}{r.readOnly ? <span class="badge" title="Another branch's record: it can be viewed here, not changed"> read-only</span> : null}</td>
+                  <td>{r.what}</td><td>{r.ref}</td>
+                  <td class={'num' + (r.amount < 0 ? ' pos' : '')}><Money minor={r.amount} /></td>
+                  <td class="num">{r.onCredit !== null && r.onCredit !== 0 ? <Money minor={r.onCredit} /> : ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {rows.length === 0 ? <p class="muted">No sales or account entries at any branch.</p> : null}
+          {h.salesTruncated || h.ledgerTruncated ? <p class="muted">Older records are not shown.</p> : null}
+        </>
+      ) : loading ? <p class="muted">Loading…</p> : null}
+    </section>
+  );
+}
+
 export function Customers() {
   const { notify, session } = useApp();
   const [, run] = useRun();
@@ -97,6 +142,9 @@ export function Customers() {
   const [list, setList] = useState<CustomerView[]>([]);
   const [sel, setSel] = useState<CustomerView | null>(null);
   const [ledger, setLedger] = useState<LedgerView[]>([]);
+  const [history, setHistory] = useState<CustomerHistoryView | null>(null);
+  const [historyLoading, setHistoryLoading] = useState(false);
+  const [loadHistory] = useState(() => latest((id: string) => api.customerHistory(id)));
   const [editing, setEditing] = useState<CustomerView | null | 'new'>(null);
   const [paying, setPaying] = useState(false);
   const [confirmEl, confirm] = useConfirm();
@@ -106,9 +154,18 @@ export function Customers() {
     const t = window.setTimeout(load, 150);
     return () => window.clearTimeout(t);
   }, [text]);
+  const fetchHistory = (id: string) => {
+    setHistoryLoading(true);
+    void run(() => loadHistory(id)).then((r) => {
+      if (r === undefined || r.fresh) setHistoryLoading(false);
+      if (r?.fresh) setHistory(r.value);
+    });
+  };
   const select = (c: CustomerView) => {
+    if (sel?.id !== c.id) setHistory(null);
     setSel(c);
     void run(() => api.customerLedger(c.id)).then((l) => l && setLedger(l));
+    fetchHistory(c.id);
   };
   const refreshSelected = (c: CustomerView) => { select(c); load(); };
 
@@ -166,6 +223,7 @@ export function Customers() {
                 </tbody>
               </table>
               {ledger.length === 0 ? <p class="muted">Nothing yet.</p> : null}
+              <BranchHistory h={history} loading={historyLoading} onRefresh={() => fetchHistory(sel.id)} />
             </>
           ) : <p class="muted">Choose a customer.</p>}
         </div>

@@ -127,7 +127,11 @@ pub fn seen_hlc(conn: &Connection, body: &OpBody) -> rusqlite::Result<Option<Hlc
         OpBody::UserChanged(_) | OpBody::UserDeleted(_) => "users",
         OpBody::ExpenseChanged(_) | OpBody::ExpenseDeleted(_) => "expenses",
         OpBody::SettingsChanged(_) | OpBody::TaxRateChanged(_) => return settings_hlc(conn),
-        OpBody::SaleRecorded(_) | OpBody::StockMoved(_) | OpBody::LedgerEntryAdded(_) => {
+        OpBody::SaleRecorded(_)
+        | OpBody::StockMoved(_)
+        | OpBody::LedgerEntryAdded(_)
+        | OpBody::TransferSent(_)
+        | OpBody::TransferReceived(_) => {
             return Ok(None);
         }
     };
