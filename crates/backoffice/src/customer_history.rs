@@ -12,29 +12,20 @@
 //!   and sales and ledger entries are append-only anyway.
 //! - An unknown id is 404 `not_found`; a malformed one 400.
 //!
-//! Lists are newest first and capped ([`MAX_HISTORY_SALES`],
-//! [`MAX_HISTORY_LEDGER`]), with `*_truncated` saying older rows exist.
+//! The rows are read by [`record_sql::history`], as the till reads its own:
+//! newest first and capped, with `*_truncated` saying older rows exist.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use pos_domain::{CustomerId, PaymentMethod, Timestamp};
-use rusqlite::{Connection, OptionalExtension, params};
-use sync_protocol::history::{
-    CustomerHistory, HistoryBranch, HistoryCustomer, HistoryLedgerEntry, HistorySale,
-    MAX_HISTORY_LEDGER, MAX_HISTORY_SALES,
-};
-use sync_protocol::{LedgerKind, SaleKind};
+use pos_domain::{CustomerId, Timestamp};
+use record_sql::history;
+use rusqlite::{Connection, OptionalExtension};
+use sync_protocol::history::{CustomerHistory, HistoryCustomer};
 
-use crate::apply::{col, col_money, col_opt};
 use crate::auth::AuthDevice;
 use crate::customer_merge::{canonical_customer, customer_balance};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The ids whose records count for customer `?1`: itself and every id
-/// merged into it.
-const IDS: &str =
-    "SELECT ?1 UNION ALL SELECT alias_id FROM customer_aliases WHERE customer_id = ?1";
 
 /// `GET /api/customers/{id}/history`.
 pub async fn history(
@@ -79,9 +70,8 @@ pub fn read(
             ))
         })?;
     let balance = customer_balance(conn, id).map_err(|e| ApiError::internal(&e))?;
-    let branch = device.branch_id.to_string();
-    let (sales, sales_truncated) = sales(conn, id, &branch)?;
-    let (ledger, ledger_truncated) = ledger(conn, id, &branch)?;
+    let (sales, sales_truncated) = history::sales(conn, id, device.branch_id)?;
+    let (ledger, ledger_truncated) = history::ledger(conn, id, device.branch_id)?;
     Ok(CustomerHistory {
         customer,
         balance,
@@ -90,117 +80,5 @@ pub fn read(
         ledger,
         ledger_truncated,
         server_time: now,
-    })
-}
-
-fn branch_of(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<HistoryBranch> {
-    Ok(HistoryBranch {
-        id: col(r, i)?,
-        code: r.get::<_, Option<String>>(i + 1)?.unwrap_or_default(),
-        name: r.get::<_, Option<String>>(i + 2)?.unwrap_or_default(),
-    })
-}
-
-/// Keeps the first `limit` rows, saying whether there were more.
-fn capped<T>(mut rows: Vec<T>, limit: u32) -> (Vec<T>, bool) {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    (rows, more)
-}
-
-fn sales(
-    conn: &Connection,
-    id: CustomerId,
-    branch: &str,
-) -> Result<(Vec<HistorySale>, bool), ApiError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT s.id, s.receipt_no, s.kind, s.branch_id, b.code, b.name, d.code, s.created_at,
-                s.business_day, s.total_minor, s.currency,
-                (SELECT COALESCE(SUM(p.amount_minor), 0) FROM payments p
-                 WHERE p.sale_id = s.id AND p.method = 'credit'),
-                s.branch_id = ?2
-         FROM sales s
-         LEFT JOIN branches b ON b.id = s.branch_id
-         LEFT JOIN devices d ON d.id = s.device_id
-         WHERE s.customer_id IN ({IDS})
-         ORDER BY s.created_at DESC, s.rowid DESC
-         LIMIT ?3"
-    ))?;
-    let rows = stmt
-        .query_map(
-            params![id.to_string(), branch, MAX_HISTORY_SALES + 1],
-            |r| {
-                let currency = col(r, 10)?;
-                Ok(HistorySale {
-                    id: col(r, 0)?,
-                    receipt_no: r.get(1)?,
-                    kind: enum_col(r, 2, SaleKind::parse)?,
-                    branch: branch_of(r, 3)?,
-                    device_code: r.get(6)?,
-                    created_at: Timestamp::from_millis(r.get(7)?),
-                    business_day: r.get(8)?,
-                    total: col_money(r, 9, currency)?,
-                    on_credit: col_money(r, 11, currency)?,
-                    this_branch: r.get(12)?,
-                })
-            },
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(capped(rows, MAX_HISTORY_SALES))
-}
-
-fn ledger(
-    conn: &Connection,
-    id: CustomerId,
-    branch: &str,
-) -> Result<(Vec<HistoryLedgerEntry>, bool), ApiError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT l.id, l.kind, l.amount_minor, l.currency, l.method, l.reference,
-                l.branch_id, b.code, b.name, l.created_at, l.sale_id, l.branch_id = ?2
-         FROM customer_ledger l
-         LEFT JOIN branches b ON b.id = l.branch_id
-         WHERE l.customer_id IN ({IDS})
-         ORDER BY l.created_at DESC, l.rowid DESC
-         LIMIT ?3"
-    ))?;
-    let rows = stmt
-        .query_map(
-            params![id.to_string(), branch, MAX_HISTORY_LEDGER + 1],
-            |r| {
-                let currency = col(r, 3)?;
-                Ok(HistoryLedgerEntry {
-                    id: col(r, 0)?,
-                    kind: enum_col(r, 1, LedgerKind::parse)?,
-                    amount: col_money(r, 2, currency)?,
-                    method: match r.get::<_, Option<String>>(4)? {
-                        None => None,
-                        Some(_) => Some(enum_col(r, 4, PaymentMethod::parse)?),
-                    },
-                    reference: r.get(5)?,
-                    branch: branch_of(r, 6)?,
-                    created_at: Timestamp::from_millis(r.get(9)?),
-                    sale_id: col_opt(r, 10)?,
-                    this_branch: r.get(11)?,
-                })
-            },
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(capped(rows, MAX_HISTORY_LEDGER))
-}
-
-/// A text column read through one of the protocol's `parse` functions.
-fn enum_col<T>(
-    r: &rusqlite::Row<'_>,
-    i: usize,
-    parse: fn(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
-    let text: String = r.get(i)?;
-    parse(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            format!("unknown value '{text}'").into(),
-        )
     })
 }

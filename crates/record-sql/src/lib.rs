@@ -11,6 +11,7 @@
 //! product's, customer's, … row, so both sides compute the same state (and the
 //! same Full Cloud Synchronization digest) from the same values.
 
+pub mod history;
 pub mod read;
 pub mod transfers;
 

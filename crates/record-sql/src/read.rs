@@ -189,7 +189,7 @@ where
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }
 
-fn parsed<T>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
+pub(crate) fn parsed<T>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
 where
     T: std::str::FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,
@@ -197,7 +197,7 @@ where
     parse_text(i, &r.get::<_, String>(i)?)
 }
 
-fn parsed_opt<T>(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<T>>
+pub(crate) fn parsed_opt<T>(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<T>>
 where
     T: std::str::FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,
@@ -212,12 +212,12 @@ fn name(r: &Row<'_>, i: usize) -> rusqlite::Result<Name> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }
 
-fn money(r: &Row<'_>, i: usize, currency: Currency) -> rusqlite::Result<Money> {
+pub(crate) fn money(r: &Row<'_>, i: usize, currency: Currency) -> rusqlite::Result<Money> {
     Money::from_minor(r.get(i)?, currency)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Integer, Box::new(e)))
 }
 
-fn ts(r: &Row<'_>, i: usize) -> rusqlite::Result<Timestamp> {
+pub(crate) fn ts(r: &Row<'_>, i: usize) -> rusqlite::Result<Timestamp> {
     Ok(Timestamp::from_millis(r.get(i)?))
 }
 
