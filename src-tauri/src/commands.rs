@@ -94,6 +94,17 @@ commands! {
     blocking fn low_stock() -> Vec<ProductView>;
     blocking fn stock_movements(product_id: String) -> Vec<MovementView>;
 
+    // ---- branches and stock transfers
+    /// The branches this till knows (its own first), for the destination picker.
+    blocking fn branches() -> Vec<BranchView>;
+    /// This branch's transfers: all, to receive, or in transit.
+    blocking fn transfers(filter: TransferFilterInput) -> Vec<TransferView>;
+    blocking fn transfer(id: String) -> TransferView;
+    /// Sends stock to another branch (managers and owners); it leaves now.
+    blocking fn send_transfer(transfer: SendTransferInput) -> TransferView;
+    /// Records what arrived of a transfer to this branch, once.
+    blocking fn receive_transfer(receipt: ReceiveTransferInput) -> TransferView;
+
     // ---- selling
     /// An id for a new cart: paying twice with it records the sale once.
     blocking fn new_sale_id() -> String;

@@ -4,9 +4,12 @@
 // and checks what tills see; this script is the owner at the browser.
 //
 //   node dashboard.mjs setup    sign in (a wrong password first), screenshot
-//                               every page of the navigation, change a
-//                               product's price, add a branch, create a
-//                               device key for a branch; prints {"key":"whiz_…"} on stdout
+//                               every page of the navigation (transfers and
+//                               reports included), change a product's price,
+//                               add a branch, send it 5 of the product from
+//                               WHIZ_BRANCH and receive 4 (a discrepancy),
+//                               create a device key for a branch; prints
+//                               {"key":"whiz_…"} on stdout
 //   node dashboard.mjs revoke   sign in, find a till's sale on /sales and
 //                               open it, revoke the device; prints {"ok":true}
 //
@@ -26,10 +29,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const NAV = [
-  'nav-dashboard', 'nav-products', 'nav-categories', 'nav-sales', 'nav-customers',
-  'nav-expenses', 'nav-users', 'nav-branches', 'nav-devices', 'nav-settings',
-  'nav-sync-log', 'nav-sync-exceptions',
+  'nav-dashboard', 'nav-products', 'nav-categories', 'nav-transfers', 'nav-sales',
+  'nav-customers', 'nav-expenses', 'nav-reports', 'nav-users', 'nav-branches',
+  'nav-devices', 'nav-settings', 'nav-sync-log', 'nav-sync-exceptions',
 ];
+
+/** The transfer sent in the browser: this many of the product… */
+const TRANSFER_SENT = '5';
+/** …of which the receiving branch counts this many (a discrepancy). */
+const TRANSFER_RECEIVED = '4';
 
 const phase = process.argv[2];
 const timeout = Number(process.env.WHIZ_BROWSER_TIMEOUT_MS || 15000);
@@ -267,6 +275,88 @@ async function addBranch(page, base, shots, name) {
   await shots.take(page, 'branch-added');
 }
 
+/** Picks the option labelled `label` in `select[name=…]`, or fails naming
+ * the options there are. */
+async function choose(page, name, label, what) {
+  const select = page.locator(`select[name=${name}]`).first();
+  try {
+    await select.selectOption({ label });
+  } catch {
+    const labels = await select.locator('option').allInnerTexts();
+    fail(`${what}: select[name=${name}] has no option "${label}" (options: ${labels.map((l) => JSON.stringify(l.trim())).join(', ')})`);
+  }
+}
+
+/** The state of the transfer whose page is open ([data-testid=transfer-state]'s data-state). */
+async function transferState(page, what) {
+  const badge = await waitFor(page, sel('transfer-state'), what);
+  return badge.getAttribute('data-state');
+}
+
+/** Sends TRANSFER_SENT of `product` from `from` to `to` on /transfers/new
+ * (adding a line on the way, which keeps what was typed), then receives
+ * TRANSFER_RECEIVED of them on the transfer's page: a discrepancy. */
+async function transferStock(page, base, shots, product, from, to) {
+  log(`send ${TRANSFER_SENT} ${product} from ${from} to ${to}`);
+  await open(page, base, '/transfers/new', 'the send-a-transfer page');
+  await waitFor(page, sel('transfer-send-form'), 'the send-a-transfer page');
+  await choose(page, 'from_branch_id', from, '/transfers/new');
+  await choose(page, 'to_branch_id', to, '/transfers/new');
+  await choose(page, 'product_1', product, '/transfers/new');
+  await page.fill('input[name=quantity_1]', TRANSFER_SENT);
+  const more = await clickAndLoad(page, page.locator(sel('transfer-add-line')), 'Add a line');
+  expectOk(more, 'the send form with one more line');
+  await waitFor(page, 'input[name=quantity_6]', 'the send form after Add a line');
+  const kept = await page.locator('input[name=quantity_1]').inputValue();
+  if (kept !== TRANSFER_SENT) {
+    fail(`Add a line lost the typed quantity: line 1 shows "${kept}", not ${TRANSFER_SENT}`);
+  }
+  await shots.take(page, 'transfer-form');
+  const sent = await clickAndLoad(page, page.locator(sel('transfer-send')), 'Send the transfer');
+  expectOk(sent, 'the transfer after sending it');
+  await noFormError(page, 'sending the transfer');
+  if (!/^\/transfers\/[^/]+$/.test(new URL(page.url()).pathname)) {
+    fail(`sending the transfer led to ${page.url()}, not /transfers/{id}`);
+  }
+  const transferPath = new URL(page.url()).pathname;
+  const before = await transferState(page, 'the transfer just sent');
+  if (before !== 'sent') {
+    fail(`${transferPath} shows the state "${before}" after sending, not "sent" (in transit)`);
+  }
+  await waitFor(page, sel('discrepancy-warning'), 'the receive form');
+  await shots.take(page, 'transfer-sent');
+
+  log(`receive ${TRANSFER_RECEIVED} of the ${TRANSFER_SENT} at ${to}`);
+  const counted = page.locator('input[name=received_1]');
+  const prefilled = await counted.inputValue();
+  if (prefilled !== TRANSFER_SENT) {
+    fail(`the receive form is prefilled with "${prefilled}", not the ${TRANSFER_SENT} sent`);
+  }
+  await counted.fill(TRANSFER_RECEIVED);
+  const received = await clickAndLoad(page, page.locator(sel('transfer-receive')), 'Receive');
+  expectOk(received, 'the transfer after receiving it');
+  await noFormError(page, 'receiving the transfer');
+  const flash = await waitFor(page, sel('flash'), 'the transfer after receiving it');
+  log(`  received: "${(await flash.innerText()).trim()}"`);
+  const after = await transferState(page, 'the transfer received');
+  if (after !== 'received_with_discrepancy') {
+    fail(`${transferPath} shows the state "${after}" after receiving ${TRANSFER_RECEIVED} of ${TRANSFER_SENT}, not "received_with_discrepancy"`);
+  }
+  await waitFor(page, sel('transfer-discrepancy'), 'the discrepancy notice');
+  await shots.take(page, 'transfer-received');
+
+  await open(page, base, '/transfers?state=received_with_discrepancy', 'the transfers with a discrepancy');
+  const badges = page.locator(`${sel('transfers')} [data-state=received_with_discrepancy]`);
+  if ((await badges.count()) !== 1) {
+    fail(`/transfers?state=received_with_discrepancy lists ${await badges.count()} transfers, not 1 ${await describe(page)}`);
+  }
+  await shots.take(page, 'transfers-discrepancy');
+
+  await open(page, base, '/reports', 'the branch reports');
+  await waitFor(page, sel('report'), 'the branch reports');
+  await shots.take(page, 'reports-after-transfer');
+}
+
 async function createKey(page, base, shots, branch, deviceName, newBranch) {
   log(`create a desktop key "${deviceName}" for branch ${branch}`);
   await open(page, base, '/devices', 'the devices page');
@@ -321,6 +411,7 @@ async function setup(page, base, shots) {
   const newBranch = process.env.WHIZ_NEW_BRANCH;
   if (newBranch) {
     await addBranch(page, base, shots, newBranch);
+    await transferStock(page, base, shots, env('WHIZ_PRODUCT'), env('WHIZ_BRANCH'), newBranch);
   }
   const key = await createKey(page, base, shots, env('WHIZ_BRANCH'), env('WHIZ_DEVICE_NAME'), newBranch);
   return { key };

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use common::start_server;
 use pos_app::{App, AppConfig, ConnectionInput, ErrorCode, HistorySource};
-use pos_domain::{Name, PhoneNumber, SystemClock};
-use pos_store::customers::NewCustomer;
+use pos_domain::SystemClock;
 use pos_sync::{MemoryKeyStore, SyncConfig};
 
 const BEER: i64 = 250_00;
@@ -24,22 +23,7 @@ async fn cross_branch_history_shows_a_sales_read_only_at_b() {
     let a = server.till(dir.path(), "a", "Westlands", "Till 1");
     a.sync().await;
     let beer = a.add_product("Tusker 500ml", BEER);
-    let njeri = a
-        .store
-        .lock()
-        .unwrap()
-        .create_customer(
-            &a.owner,
-            NewCustomer {
-                name: Name::parse("name", "Njeri").unwrap(),
-                phone: Some(PhoneNumber::parse("0712 345 678").unwrap()),
-                email: None,
-                credit_limit: common::kes(5_000_00),
-                notes: None,
-            },
-        )
-        .unwrap()
-        .id;
+    let njeri = a.add_customer("Njeri", "0712 345 678", 5_000_00, None);
     let sale = a.sell_on_credit(beer, 2, BEER, njeri);
     a.sync().await;
 

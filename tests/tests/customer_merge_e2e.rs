@@ -6,28 +6,9 @@ mod common;
 
 use backoffice::customer_merge::{canonical_customer, customer_balance};
 use common::{Till, kes, start_server};
-use pos_domain::{CustomerId, Name, PaymentMethod, PhoneNumber};
-use pos_store::customers::NewCustomer;
+use pos_domain::{CustomerId, PaymentMethod};
 
 const BEER: i64 = 250_00;
-
-fn add_customer(t: &Till, who: &str, phone: &str, limit: i64, notes: &str) -> CustomerId {
-    t.store
-        .lock()
-        .unwrap()
-        .create_customer(
-            &t.owner,
-            NewCustomer {
-                name: Name::parse("name", who).unwrap(),
-                phone: Some(PhoneNumber::parse(phone).unwrap()),
-                email: None,
-                credit_limit: kes(limit),
-                notes: Some(notes.into()),
-            },
-        )
-        .unwrap()
-        .id
-}
 
 /// What a till shows for a customer: (balance, available credit, name).
 fn account(t: &Till, id: CustomerId) -> (i64, i64, String) {
@@ -50,15 +31,14 @@ async fn one_person_added_at_two_branches_offline_is_one_account_everywhere() {
 
     // Offline, each branch registers Njeri (the phone typed differently) and
     // sells her beer on credit: 2 at Westlands, 3 at CBD.
-    let at_a = add_customer(&a, "Njeri", "0712 345 678", 5_000_00, "pays on Fridays");
+    let at_a = a.add_customer("Njeri", "0712 345 678", 5_000_00, Some("pays on Fridays"));
     let sale_a = a.sell_on_credit(beer, 2, BEER, at_a);
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let at_b = add_customer(
-        &b,
+    let at_b = b.add_customer(
         "Mama Njeri",
         "+254712345678",
         3_000_00,
-        "sister of Wanjiru",
+        Some("sister of Wanjiru"),
     );
     let sale_b = b.sell_on_credit(beer, 3, BEER, at_b);
     assert_eq!(account(&a, at_a).0, 2 * BEER);

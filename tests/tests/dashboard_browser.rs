@@ -4,8 +4,9 @@
 //! tills (`pos-store` + `pos-sync`) on the other side.
 //!
 //! An owner signs in on a fresh install (a wrong password first), visits
-//! every page, changes a product's price, adds a branch and creates a device
-//! key for a branch; a desktop sync engine with that key pulls the new price and its
+//! every page, changes a product's price, adds a branch, sends it 5 of a
+//! product and receives 4 there (flagged as a discrepancy), and creates a
+//! device key for a branch; a desktop sync engine with that key pulls the new price and its
 //! sale arrives on the Back Office exactly once, where the owner sees it.
 //! The owner revokes the key: the till's next push is refused with 403 and
 //! its sale stays queued. Screenshots of each page go to
@@ -186,6 +187,37 @@ async fn owner_changes_a_price_keys_a_till_sees_its_sale_and_revokes_it() {
         )
         .unwrap();
     assert_eq!(branches, 1, "the branch added in the browser");
+    // The transfer sent and received in the browser: 5 of Chai left Main,
+    // 4 arrived at Westlands, flagged.
+    let db = server.query();
+    let lines: Vec<(i64, i64)> = db
+        .prepare(
+            "SELECT l.quantity_milli, rl.quantity_milli FROM transfer_lines l
+             JOIN transfer_receipts r ON r.transfer_id = l.transfer_id
+             JOIN transfer_receipt_lines rl ON rl.receipt_id = r.id AND rl.line_no = l.line_no",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(lines, vec![(5_000, 4_000)], "one line: 5 sent, 4 received");
+    let level = |branch: &str| -> i64 {
+        db.query_row(
+            "SELECT COALESCE(SUM(l.quantity_milli), 0) FROM stock_levels l
+             JOIN branches b ON b.id = l.branch_id JOIN products p ON p.id = l.product_id
+             WHERE b.name = ?1 AND p.name = ?2",
+            [branch, PRODUCT],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        (level(BRANCH), level(NEW_BRANCH)),
+        (-5_000, 4_000),
+        "Chai at Main and at Westlands after the transfer"
+    );
+    drop(db);
 
     // 3. A desktop sync engine with that key pulls the new price; its sale
     //    reaches the Back Office exactly once.

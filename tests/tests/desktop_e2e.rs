@@ -5,8 +5,10 @@
 //! A cashier's day: first run, connecting to the Back Office, logging in,
 //! pulling the catalog, a three-line cash sale, pushing it, a price change
 //! from the Back Office, and a sale while the Back Office is down that
-//! arrives exactly once when it is back. Screenshots of the main screens go
-//! to `target/e2e-artifacts/desktop/`.
+//! arrives exactly once when it is back; then a manager's stock transfer to
+//! another branch (pulled from the Back Office) sent from the Transfers
+//! screen and pushed. Screenshots of the main screens go to
+//! `target/e2e-artifacts/desktop/`.
 //!
 //! Needs the built app, `tauri-driver`, WebKitWebDriver, a display and a
 //! D-Bus session: run it with `scripts/desktop-e2e.sh`.
@@ -200,6 +202,9 @@ async fn desktop_app_sells_syncs_and_survives_a_back_office_outage() {
     )
     .unwrap();
     let key = server.add_till("Westlands", "Front till");
+    // A second branch (created with its first device), which the app learns
+    // of by pulling: the destination of the transfer in step 9.
+    server.add_till("CBD", "CBD till");
     let admin = server.till(server_dir.path(), "admin", "Westlands", "Back room");
     admin.sync().await;
     let tusker = admin.add_product("Tusker 500ml", 250_00);
@@ -445,6 +450,78 @@ async fn desktop_app_sells_syncs_and_survives_a_back_office_outage() {
             file.display()
         );
     }
+
+    // 9. Stock sent to the other branch: it leaves now, shows in transit,
+    //    and reaches the Back Office with Push.
+    steps.start(
+        9,
+        "Transfers: 3 Tusker sent to CBD, in transit, on the Back Office after Push",
+    );
+    ui.click_id("nav-transfers").await;
+    ui.wait_id("transfers-send-form").await;
+    let to = ui
+        .until("the CBD branch in the destination list", async || {
+            let v = ui
+                .js(
+                    r#"const s = document.querySelector('[data-testid="send-destination"]');
+                       const o = s && [...s.options].find((o) => o.dataset.branchCode === 'CBD');
+                       if (!o) return null;
+                       s.value = o.value;
+                       s.dispatchEvent(new Event('change', { bubbles: true }));
+                       return o.value;"#,
+                )
+                .await?;
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("no CBD option yet: {v}"))
+        })
+        .await;
+    ui.type_into("send-product-search", "Tusker").await;
+    ui.click(&css(
+        "send-product-add",
+        &[("data-product-name", "Tusker 500ml")],
+    ))
+    .await;
+    ui.type_into("send-line-qty", "3").await;
+    ui.type_into("send-note", "e2e top-up").await;
+    ui.click_id("send-submit").await;
+    ui.click_id("confirm-ok").await;
+    let row = css(
+        "transfer-row",
+        &[("data-state", "sent"), ("data-direction", "outgoing")],
+    );
+    ui.wait(&format!("[data-testid=\"transfers-in-transit\"] {row}"))
+        .await;
+    let transfer_id = ui.attr(&row, "data-transfer-id").await.unwrap();
+    let sent = ui
+        .attr(
+            &css("transfer-line", &[("data-product-name", "Tusker 500ml")]),
+            "data-sent",
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent, "3000", "3 Tusker in transit");
+    ui.screenshot(&artifacts, "17-transfers").await;
+    if let Some(e) = ui.error_banner().await {
+        panic!("the transfer was refused: {e}");
+    }
+    ui.click_id("nav-sync").await;
+    ui.click_id("push-pending").await;
+    wait_pending(&ui, "the transfer to be pushed", |n| n == 0).await;
+    let on_server: (String, String, i64) = server
+        .query()
+        .query_row(
+            "SELECT t.to_branch_id, t.note, l.quantity_milli FROM transfers t
+             JOIN transfer_lines l ON l.transfer_id = t.id WHERE t.id = ?1",
+            [&transfer_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("the transfer is on the Back Office");
+    assert_eq!(
+        on_server,
+        (to, "e2e top-up".to_string(), 3_000),
+        "transfer {transfer_id} on the Back Office, to CBD"
+    );
     steps.finish();
 
     ui.close().await;

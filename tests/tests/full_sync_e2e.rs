@@ -76,6 +76,24 @@ fn sorted(ids: &[SaleId]) -> Vec<String> {
     v
 }
 
+/// The server's disk dies and the owner restores `backup`: the database is
+/// replaced, given a new epoch (`whiz-backoffice restore-epoch`), and the
+/// server starts again at the address the tills know.
+async fn restore_backup(server: Server, dir: &std::path::Path, backup: &std::path::Path) -> Server {
+    let url = server.url.clone();
+    server.stop().await;
+    let live = dir.join("backoffice.sqlite3");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", live.display()));
+    }
+    std::fs::copy(backup, &live).unwrap();
+    {
+        let conn = backoffice::db::open(&live, &pos_domain::SystemClock).unwrap();
+        backoffice::db::restore_epoch(&conn, &pos_domain::SystemClock).unwrap();
+    }
+    restart_server(dir, &url).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_sync_from_a_stale_till_destroys_nothing_another_device_wrote() {
     let dir = tempfile::tempdir().unwrap();
@@ -199,7 +217,6 @@ async fn full_sync_from_a_stale_till_destroys_nothing_another_device_wrote() {
 async fn a_back_office_restored_from_an_older_backup_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path()).await;
-    let url = server.url.clone();
     let a = server.till(dir.path(), "a", "Westlands", "Till 1");
     let b = server.till(dir.path(), "b", "Westlands", "Till 2");
     a.sync().await;
@@ -227,17 +244,7 @@ async fn a_back_office_restored_from_an_older_backup_loses_nothing() {
     assert_eq!(a.pending() + b.pending(), 0, "the server acknowledged all");
 
     // The server's disk dies; the owner restores last night's backup.
-    server.stop().await;
-    let live = dir.path().join("backoffice.sqlite3");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", live.display()));
-    }
-    std::fs::copy(&backup, &live).unwrap();
-    {
-        let conn = backoffice::db::open(&live, &pos_domain::SystemClock).unwrap();
-        backoffice::db::restore_epoch(&conn, &pos_domain::SystemClock).unwrap();
-    }
-    let server = restart_server(dir.path(), &url).await;
+    let server = restore_backup(server, dir.path(), &backup).await;
     assert_eq!(server_sales(&server).len(), 1, "the backup has one sale");
 
     // A sold one more meanwhile (queued: its sequence is past what the
@@ -374,5 +381,136 @@ async fn an_interrupted_full_sync_resumes_without_applying_anything_twice() {
     for &p in &products {
         assert_eq!(server_price(&server, p), (100_00, None));
     }
+    server.stop().await;
+}
+
+/// The server's stock of `product` at `till`'s branch, in units.
+fn server_level(server: &Server, product: ProductId, till: &Till) -> i64 {
+    let branch = till.store.lock().unwrap().identity().branch_id;
+    server
+        .query()
+        .query_row(
+            "SELECT COALESCE(SUM(quantity_milli), 0) FROM stock_movements
+             WHERE product_id = ?1 AND branch_id = ?2",
+            [product.to_string(), branch.to_string()],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+        / 1000
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_go_up_whole_from_each_end_and_are_never_counted_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let a = server.till(dir.path(), "a", "Westlands", "Till 1");
+    let b = server.till(dir.path(), "b", "CBD", "Till 1");
+    a.sync().await;
+    b.sync().await;
+    let soda = add_product(&a, "Soda 500ml", 80_00, 20);
+    a.sync().await;
+    b.sync().await;
+    let backup = dir.path().join("backup.sqlite3");
+    server
+        .query()
+        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+        .unwrap();
+
+    // Westlands sends 10 sodas to CBD, which counts 9.
+    let cbd = b.store.lock().unwrap().identity().branch_id;
+    let transfer = a
+        .store
+        .lock()
+        .unwrap()
+        .send_transfer(&a.owner, cbd, &[(soda, Quantity::units(10))], None)
+        .unwrap();
+    a.sync().await;
+    b.sync().await;
+    b.store
+        .lock()
+        .unwrap()
+        .receive_transfer(&b.owner, transfer.id, &[Quantity::units(9)], None)
+        .unwrap();
+    b.sync().await;
+    a.sync().await;
+    assert_eq!(
+        (
+            server_level(&server, soda, &a),
+            server_level(&server, soda, &b)
+        ),
+        (10, 9)
+    );
+
+    // A Full Cloud Synchronization from either end finds it all there: the
+    // transfer's movements travel with the transfer and its receipt, not
+    // again on their own (which would count them twice).
+    for (t, kind) in [
+        (&a, EntityKind::Transfer),
+        (&b, EntityKind::TransferReceipt),
+    ] {
+        let preview = t.engine.full_sync_preview().await.unwrap();
+        for k in [
+            EntityKind::Transfer,
+            EntityKind::TransferReceipt,
+            EntityKind::StockMovement,
+        ] {
+            let part = preview.entity(k).unwrap();
+            assert!(part.to_add.is_empty(), "{k:?}: {part:?}");
+        }
+        assert_eq!(preview.entity(kind).unwrap().unchanged, 1, "{kind:?}");
+        let report = t
+            .engine
+            .full_sync_apply(&preview, FullSyncOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(report.added, 0, "{report:?}");
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    }
+    assert_eq!(
+        (
+            server_level(&server, soda, &a),
+            server_level(&server, soda, &b)
+        ),
+        (10, 9)
+    );
+
+    // The Back Office is restored from the backup made before the transfer.
+    // Each end uploads what it wrote — Westlands the transfer, CBD its
+    // receipt — each with its movements, and the state comes back whole.
+    let server = restore_backup(server, dir.path(), &backup).await;
+    assert_eq!(server_level(&server, soda, &a), 20, "the backup");
+    for t in [&a, &b] {
+        let report = t.engine.sync_once().await.unwrap();
+        assert!(report.recovered, "{report:?}");
+    }
+    assert_eq!(
+        (
+            server_level(&server, soda, &a),
+            server_level(&server, soda, &b)
+        ),
+        (10, 9)
+    );
+    let (sent, received): (i64, i64) = server
+        .query()
+        .query_row(
+            "SELECT (SELECT quantity_milli FROM transfer_lines WHERE transfer_id = ?1),
+                    (SELECT rl.quantity_milli FROM transfer_receipts r
+                     JOIN transfer_receipt_lines rl ON rl.receipt_id = r.id
+                     WHERE r.transfer_id = ?1)",
+            [transfer.id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((sent, received), (10_000, 9_000));
+    for t in [&a, &b] {
+        assert_eq!(t.pending(), 0);
+        let seen = t.store.lock().unwrap().transfer(transfer.id).unwrap();
+        assert_eq!(
+            seen.state(),
+            pos_store::transfers::TransferState::ReceivedWithDiscrepancy
+        );
+    }
+    assert_eq!(a.stock(soda), Quantity::units(10));
+    assert_eq!(b.stock(soda), Quantity::units(9));
     server.stop().await;
 }

@@ -17,15 +17,18 @@ import { Expenses } from './screens/Expenses';
 import { Customers } from './screens/Customers';
 import { Users, ChangeOwnPin } from './screens/Users';
 import { Reports } from './screens/Reports';
+import { Transfers } from './screens/Transfers';
 import { Settings } from './screens/Settings';
 import { SyncPage } from './screens/Sync';
 
-type View = 'sales' | 'receipts' | 'products' | 'expenses' | 'customers' | 'users' | 'reports' | 'settings' | 'sync';
+type View = 'sales' | 'receipts' | 'products' | 'transfers' | 'expenses' | 'customers' | 'users' | 'reports' | 'settings' | 'sync';
 
 const NAV: { view: View; label: string; allowed: (c: Capabilities) => boolean }[] = [
   { view: 'sales', label: 'Sales', allowed: (c) => c.sell },
   { view: 'receipts', label: 'Receipts', allowed: (c) => c.sell },
   { view: 'products', label: 'Products', allowed: () => true },
+  // Sending and receiving stock is for those who may manage stock (the store checks the same).
+  { view: 'transfers', label: 'Transfers', allowed: (c) => c.manageCatalog },
   { view: 'expenses', label: 'Expenses', allowed: (c) => c.recordExpense },
   { view: 'customers', label: 'Customers', allowed: (c) => c.serveCustomers },
   { view: 'users', label: 'Users', allowed: (c) => c.manageUsers },
@@ -236,6 +239,7 @@ export function App() {
           {can.sell ? <div hidden={current !== 'sales'} class="screen-host"><Sales active={!locked && current === 'sales'} /></div> : null}
           {current === 'receipts' ? <Receipts /> : null}
           {current === 'products' ? <Products /> : null}
+          {current === 'transfers' ? <Transfers /> : null}
           {current === 'expenses' ? <Expenses /> : null}
           {current === 'customers' ? <Customers /> : null}
           {current === 'users' ? <Users /> : null}

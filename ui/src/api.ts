@@ -78,6 +78,12 @@ export const api = {
   lowStock: guard(b.lowStock),
   stockMovements: guard(b.stockMovements),
 
+  branches: guard(b.branches),
+  transfers: guard(b.transfers),
+  transfer: guard(b.transfer),
+  sendTransfer: guard(b.sendTransfer),
+  receiveTransfer: guard(b.receiveTransfer),
+
   newSaleId: guard(b.newSaleId),
   priceCart: guard(b.priceCart),
   checkout: guard(b.checkout),

@@ -23,6 +23,15 @@ needsOwner: boolean, autoLockMinutes: number,
 users: Array<UserView>, };
 
 /**
+ * A branch this till knows: its own, or one pulled from the Back Office.
+ */
+export type BranchView = { id: string, code: string, name: string, 
+/**
+ * This till's own branch.
+ */
+thisBranch: boolean, };
+
+/**
  * What the signed-in user may do; the UI hides what is `false`, and every
  * command checks again in Rust.
  */
@@ -115,6 +124,11 @@ branchCode: string, sales: Array<HistorySaleView>,
  */
 salesTruncated: boolean, ledger: Array<HistoryLedgerView>, ledgerTruncated: boolean, 
 /**
+ * Records merged into this customer (the same person added again at a
+ * branch), oldest first, with merges an owner undid.
+ */
+merges: Array<HistoryMergeView>, 
+/**
  * When the answer was made (the server's or this till's time).
  */
 asOf: string, };
@@ -136,7 +150,12 @@ balance: number, availableCredit: number, };
 /**
  * One business day at this branch, in its time zone.
  */
-export type DayReport = { day: string, timeZone: string, currency: string, salesCount: number, grossSales: number, voidsAndRefunds: number, netSales: number, tax: number, discounts: number, averageSale: number, byMethod: Array<MethodTotalView>, byCashier: Array<CashierTotalView>, bestSellers: Array<ProductTotalView>, expenses: number, cashExpenses: number, 
+export type DayReport = { day: string, timeZone: string, 
+/**
+ * The branch reported (this till's): sales, expenses and stock are
+ * its own.
+ */
+branchCode: string, branchName: string, currency: string, salesCount: number, grossSales: number, voidsAndRefunds: number, netSales: number, tax: number, discounts: number, averageSale: number, byMethod: Array<MethodTotalView>, byCashier: Array<CashierTotalView>, bestSellers: Array<ProductTotalView>, expenses: number, cashExpenses: number, 
 /**
  * Credit customers' payments received that day, by method.
  */
@@ -145,7 +164,20 @@ creditPayments: Array<MethodTotalView>,
  * Cash that should be in the drawer: cash sales − cash refunds +
  * cash credit payments − cash expenses.
  */
-expectedCash: number, };
+expectedCash: number, 
+/**
+ * The day's expenses by category, largest first.
+ */
+expensesByCategory: Array<ExpenseCategoryView>, 
+/**
+ * Stock on hand now (not at the end of `day`) of every stock-tracked
+ * product, by name.
+ */
+stock: Array<StockLevelView>, 
+/**
+ * More products track stock than `stock` lists.
+ */
+stockTruncated: boolean, };
 
 export type DiscountInput = { "kind": "none" } | { "kind": "percent", basis_points: number, } | { "kind": "amount", amount: number, };
 
@@ -155,6 +187,8 @@ export type EntityPreviewView = { entity: string, toAdd: number, toOverwrite: nu
  * The closed set of error codes.
  */
 export type ErrorCode = "not_signed_in" | "locked" | "forbidden" | "wrong_pin" | "user_locked" | "invalid" | "not_found" | "conflict" | "credit_limit" | "unreachable" | "back_office" | "keyring_unavailable" | "internal";
+
+export type ExpenseCategoryView = { category: string, count: number, amount: number, };
 
 export type ExpenseInput = { category: string, description: string, amount: number, paidWith: string, reference: string | null, };
 
@@ -190,6 +224,31 @@ amount: number, method: string | null, reference: string | null, branchCode: str
  * From this till's branch; other branches' rows are read-only.
  */
 thisBranch: boolean, };
+
+/**
+ * A customer record the Back Office merged into this one (same phone).
+ */
+export type HistoryMergeView = { 
+/**
+ * The merged record's own id.
+ */
+aliasId: string, name: string, phone: string | null, 
+/**
+ * Unknown (null) when this till answered offline.
+ */
+mergedAt: string | null, 
+/**
+ * Why, e.g. "same phone +254712345678".
+ */
+reason: string | null, 
+/**
+ * The branch whose till added the merged record, when known.
+ */
+branchName: string | null, 
+/**
+ * When an owner undid it: the record is its own customer again.
+ */
+undoneAt: string | null, };
 
 export type HistorySaleView = { id: string, receiptNo: string, 
 /**
@@ -279,6 +338,17 @@ text: string,
  */
 voided: boolean, };
 
+/**
+ * What arrived of a transfer to this branch: one quantity per line.
+ */
+export type ReceiveTransferInput = { transferId: string, lines: Array<ReceiveTransferLineInput>, note: string | null, };
+
+export type ReceiveTransferLineInput = { lineNo: number, 
+/**
+ * Thousandths counted on arrival: zero or more.
+ */
+quantity: number, };
+
 export type RefundInput = { saleId: string, lines: Array<RefundLineInput>, reason: string, refundTo: RefundToInput, };
 
 export type RefundLineInput = { lineNo: number, quantity: number, };
@@ -288,6 +358,17 @@ export type RefundToInput = { "method": "cash" } | { "method": "mpesa", code: st
 export type RoleView = "cashier" | "manager" | "owner";
 
 export type SaleRow = { saleId: string, receiptNo: string, kind: string, total: number, cashier: string, createdAt: string, voided: boolean, };
+
+/**
+ * Stock to send from this branch to another.
+ */
+export type SendTransferInput = { toBranchId: string, lines: Array<SendTransferLineInput>, note: string | null, };
+
+export type SendTransferLineInput = { productId: string, 
+/**
+ * Thousandths, above zero.
+ */
+quantity: number, };
 
 export type Session = { user: UserView, can: Capabilities, autoLockMinutes: number, };
 
@@ -302,6 +383,19 @@ taxMode: string, taxRates: Array<TaxRateView>, autoLockMinutes: number, backoffi
  * The stored key with all but its last 4 characters hidden.
  */
 apiKeyMasked: string | null, keyring: KeyringView, branchCode: string, deviceCode: string, };
+
+/**
+ * One stock-tracked product's stock on hand at this branch.
+ */
+export type StockLevelView = { productId: string, name: string, 
+/**
+ * Thousandths; may be negative.
+ */
+quantity: number, lowStock: number | null, 
+/**
+ * Below zero, or at or below its low-stock level.
+ */
+low: boolean, };
 
 export type StocktakeLineView = { productId: string, name: string, expected: number, counted: number, difference: number, };
 
@@ -323,6 +417,49 @@ export type TaxRateView = { code: string, name: string,
 basisPoints: number, };
 
 export type TenderInput = { "method": "cash", tendered: number, } | { "method": "mpesa", amount: number, code: string, } | { "method": "card", amount: number, reference: string | null, } | { "method": "credit", amount: number, customerId: string, };
+
+/**
+ * A transfer seen from this till.
+ */
+export type TransferDirection = "outgoing" | "incoming";
+
+/**
+ * Which transfers to list.
+ */
+export type TransferFilterInput = "all" | "to_receive" | "in_transit";
+
+export type TransferLineView = { 
+/**
+ * 1, 2, … in the order the lines were sent.
+ */
+lineNo: number, productId: string, productName: string, 
+/**
+ * Thousandths.
+ */
+sent: number, 
+/**
+ * Thousandths; `null` until received.
+ */
+received: number | null, 
+/**
+ * Received in another quantity than sent.
+ */
+discrepancy: boolean, };
+
+export type TransferStateView = "sent" | "received" | "received_with_discrepancy";
+
+/**
+ * A stock transfer between two branches, with its lines and state.
+ */
+export type TransferView = { id: string, fromBranch: BranchView, toBranch: BranchView, direction: TransferDirection, state: TransferStateView, sentBy: string, sentAt: string, receivedBy: string | null, receivedAt: string | null, 
+/**
+ * The sender's note.
+ */
+note: string | null, 
+/**
+ * The receiver's note.
+ */
+receiptNote: string | null, lines: Array<TransferLineView>, };
 
 export type UserInput = { 
 /**
@@ -433,6 +570,38 @@ export function lowStock(): Promise<Array<ProductView>> {
 
 export function stockMovements(productId: string): Promise<Array<MovementView>> {
   return invoke<Array<MovementView>>('stock_movements', { productId });
+}
+
+/**
+ * The branches this till knows (its own first), for the destination picker.
+ */
+export function branches(): Promise<Array<BranchView>> {
+  return invoke<Array<BranchView>>('branches');
+}
+
+/**
+ * This branch's transfers: all, to receive, or in transit.
+ */
+export function transfers(filter: TransferFilterInput): Promise<Array<TransferView>> {
+  return invoke<Array<TransferView>>('transfers', { filter });
+}
+
+export function transfer(id: string): Promise<TransferView> {
+  return invoke<TransferView>('transfer', { id });
+}
+
+/**
+ * Sends stock to another branch (managers and owners); it leaves now.
+ */
+export function sendTransfer(transfer: SendTransferInput): Promise<TransferView> {
+  return invoke<TransferView>('send_transfer', { transfer });
+}
+
+/**
+ * Records what arrived of a transfer to this branch, once.
+ */
+export function receiveTransfer(receipt: ReceiveTransferInput): Promise<TransferView> {
+  return invoke<TransferView>('receive_transfer', { receipt });
 }
 
 /**

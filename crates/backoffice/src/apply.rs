@@ -282,8 +282,23 @@ fn validate_sale(conn: &Connection, s: &SaleRecord) -> Result<()> {
                 "sale {receipt} is a sale, so it has no original sale and its total is not negative"
             ));
         }
-        (_, Some(original)) if !s.total.is_positive() => {
+        (kind, Some(original)) if !s.total.is_positive() => {
             require(conn, "sales", "original sale", &original.to_string())?;
+            // Sales belong to their branch (invariant 7): only the branch that
+            // rang a sale up voids or refunds it. Another branch sees the sale
+            // in a customer's history, read-only.
+            let branch: String = conn
+                .prepare_cached("SELECT branch_id FROM sales WHERE id = ?1")?
+                .query_row([original.to_string()], |r| r.get(0))?;
+            if branch != s.branch_id.to_string() {
+                return reject(
+                    RejectCode::WrongBranch,
+                    format!(
+                        "{} {receipt} is of sale {original}, which belongs to branch {branch}; only the branch that made a sale voids or refunds it",
+                        kind.as_str()
+                    ),
+                );
+            }
         }
         (kind, _) => {
             return invalid(format!(
@@ -634,12 +649,23 @@ fn apply_transfer_received(
         );
     }
     let from: BranchId = parse_text(0, &from).map_err(ApplyError::Db)?;
-    let already: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM transfer_receipts WHERE transfer_id = ?1)")?
-        .query_row([r.transfer_id.to_string()], |row| row.get(0))?;
-    if already {
+    // Two tills of the branch may both have received it offline: the first
+    // receipt to arrive counts, and the other till is told whose it was.
+    let first: Option<(String, i64)> = conn
+        .prepare_cached(
+            "SELECT COALESCE(d.code, r.device_id), r.received_at FROM transfer_receipts r
+             LEFT JOIN devices d ON d.id = r.device_id WHERE r.transfer_id = ?1",
+        )?
+        .query_row([r.transfer_id.to_string()], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    if let Some((device, at)) = first {
+        let at = Timestamp::from_millis(at)
+            .to_datetime()
+            .format("%Y-%m-%d %H:%M UTC");
         return invalid(format!(
-            "transfer {} was received already; a transfer is received once (record an adjustment for a later correction)",
+            "transfer {} was received already, by till {device} at {at}; a transfer is received once, so this receipt does not count at the Back Office (if this till's count differs, correct its stock with a stocktake)",
             r.transfer_id
         ));
     }

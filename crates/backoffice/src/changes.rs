@@ -89,6 +89,9 @@ fn describe(body: &ChangeBody) -> (&'static str, String) {
         ChangeBody::Category(c) => ("category", c.id.to_string()),
         ChangeBody::Customer(c) => ("customer", c.id.to_string()),
         ChangeBody::CustomerAlias { alias, .. } => ("customer_alias", alias.to_string()),
+        // The same entity as the alias it undoes: a held alias change is
+        // superseded by its undoing.
+        ChangeBody::CustomerUnaliased { alias } => ("customer_alias", alias.to_string()),
         ChangeBody::User(u) => ("user", u.id.to_string()),
         ChangeBody::Settings(_) => ("settings", "settings".to_string()),
         ChangeBody::TaxRate(t) => ("tax_rate", t.code.to_string()),

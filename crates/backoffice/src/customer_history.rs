@@ -14,16 +14,19 @@
 //!
 //! The rows are read by [`record_sql::history`], as the till reads its own:
 //! newest first and capped, with `*_truncated` saying older rows exist.
+//! `merges` lists the records merged into the customer (`customer_merges`,
+//! [`merges_into`]): when, why, which branch created each record, and
+//! whether an owner undid the merge.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use pos_domain::{CustomerId, Timestamp};
 use record_sql::history;
 use rusqlite::{Connection, OptionalExtension};
-use sync_protocol::history::{CustomerHistory, HistoryCustomer};
+use sync_protocol::history::{CustomerHistory, HistoryBranch, HistoryCustomer, HistoryMerge};
 
 use crate::auth::AuthDevice;
-use crate::customer_merge::{canonical_customer, customer_balance};
+use crate::customer_merge::{MergeBranch, canonical_customer, customer_balance, merges_into};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -72,6 +75,24 @@ pub fn read(
     let balance = customer_balance(conn, id).map_err(|e| ApiError::internal(&e))?;
     let (sales, sales_truncated) = history::sales(conn, id, device.branch_id)?;
     let (ledger, ledger_truncated) = history::ledger(conn, id, device.branch_id)?;
+    let branch = |b: MergeBranch| HistoryBranch {
+        id: b.id,
+        code: b.code,
+        name: b.name,
+    };
+    let merges = merges_into(conn, id)?
+        .into_iter()
+        .map(|m| HistoryMerge {
+            alias_id: m.alias,
+            name: m.alias_name,
+            phone: m.alias_phone,
+            merged_at: Some(m.merged_at),
+            reason: Some(m.reason),
+            alias_branch: m.alias_branch.map(branch),
+            customer_branch: m.customer_branch.map(branch),
+            undone_at: m.undone_at,
+        })
+        .collect();
     Ok(CustomerHistory {
         customer,
         balance,
@@ -79,6 +100,7 @@ pub fn read(
         sales_truncated,
         ledger,
         ledger_truncated,
+        merges,
         server_time: now,
     })
 }

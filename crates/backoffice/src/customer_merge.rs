@@ -34,7 +34,8 @@
 //!   for the alias applies to the kept customer, and so does a
 //!   `customer_deleted` made after the merge (`delete_target`). A
 //!   merged-away customer stays deleted: Full Cloud Synchronization leaves
-//!   a till's stale copy of it alone, and nothing brings it back. Sales,
+//!   a till's stale copy of it alone, and no op brings it back (only an
+//!   owner's undo, below). Sales,
 //!   payments and ledger entries are append-only and keep the customer id
 //!   they were recorded with (every replica holds the same bytes; a merge
 //!   found later could not rewrite them anyway); **reads resolve aliases**:
@@ -45,14 +46,41 @@
 //!   customer's merged state, then `customer_alias {alias, customer}` (and
 //!   one per re-pointed alias). A till applying them ends with one live
 //!   customer whose balance sums both ledgers.
+//! - **The record.** Every merge writes a `customer_merges` row (alias,
+//!   customer, when, why, the branch that created each record). A
+//!   re-pointed alias gets a new row naming the record it came through
+//!   (`via`); its old row is marked superseded. [`merges_into`] lists a
+//!   customer's merges (held and undone) for its history and dashboard page.
+//!
+//! **Undoing a merge** ([`undo_merge`], an owner from the dashboard, which
+//! checks the role and the phone): the alias row goes, the merge row is
+//! marked undone (who, when), and the merged-away record comes back live
+//! with the phone the owner gave (none, or a number no live customer has:
+//! phones are unique among live customers on every till), under a fresh
+//! clock newer than the merge's; all in the caller's transaction, with its
+//! audit row. The feed records `customer_unaliased {alias}` **before** the
+//! revived state, so a till forgets the alias before the record returns.
+//! Ledger entries and sales were never rewritten, so those recorded under
+//! the alias count for it again and both balances split by themselves; the
+//! kept customer's folded profile stays as it is. Decisions:
+//!
+//! - An undo separates exactly the one record: aliases re-pointed to the
+//!   kept customer through it stay there (each has its own row to undo).
+//!   A superseded or already undone row is refused, changing nothing.
+//! - A `customer_deleted` of the alias made after the merge deleted the kept
+//!   customer (`delete_target`) and stays; after the undo the id is an
+//!   ordinary customer again, and an older delete naming it loses to the
+//!   revival's newer clock.
+//! - If the revived phone later collides with a live customer, the merge
+//!   rule applies again: one phone, one account.
 
-use pos_domain::{CustomerId, Hlc, Money, Timestamp};
+use pos_domain::{BranchId, CustomerId, Hlc, Money, PhoneNumber, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
-use sync_protocol::{ChangeBody, CustomerPatch, CustomerState, OpBody, Tombstone};
+use sync_protocol::{ChangeBody, CustomerPatch, CustomerState, OpBody, RejectCode, Tombstone};
 
 use crate::apply::{
-    ApplyError, FieldClocks, OpContext, apply_op, business_currency, clocks_json, customer_state,
-    parse_clocks, parse_text,
+    ApplyError, FieldClocks, OpContext, apply_op, business_currency, clocks_json, col, col_opt,
+    customer_state, merge_deleted_at, parse_clocks, parse_text,
 };
 
 type Result<T> = std::result::Result<T, ApplyError>;
@@ -356,7 +384,7 @@ pub(crate) fn fold(
         ChangeBody::Customer(customer_state(conn, kept)?),
         None,
     )?;
-    for a in std::iter::once(alias).chain(repointed) {
+    for a in std::iter::once(alias).chain(repointed.iter().copied()) {
         ctx.record(
             conn,
             ChangeBody::CustomerAlias {
@@ -366,7 +394,236 @@ pub(crate) fn fold(
             None,
         )?;
     }
+
+    // The record of the merge (after the changes above, so the alias's
+    // first change, and with it the branch that created it, exists).
+    let phone: Option<String> = conn
+        .prepare_cached("SELECT phone FROM customers WHERE id = ?1")?
+        .query_row([kept.to_string()], |r| r.get(0))?;
+    let reason = phone.map_or_else(|| "same phone".to_string(), |p| format!("same phone {p}"));
+    record_merge(conn, ctx.now, alias, kept, None, &reason)?;
+    for r in repointed {
+        let why = format!("{reason} (merged earlier into {})", from.name);
+        record_merge(conn, ctx.now, r, kept, Some(alias), &why)?;
+    }
     Ok(())
+}
+
+/// The branch whose device created customer `id` (the origin of its first
+/// change); `None` for a record the dashboard made, or an unknown one.
+fn created_branch(conn: &Connection, id: CustomerId) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT d.branch_id FROM devices d WHERE d.id =
+            (SELECT ch.origin FROM changes ch
+             WHERE ch.entity = 'customer' AND ch.entity_id = ?1
+             ORDER BY ch.seq LIMIT 1)",
+    )?
+    .query_row([id.to_string()], |r| r.get(0))
+    .optional()
+}
+
+/// Writes the `customer_merges` row of `alias` merged into `kept` (`via`:
+/// the customer it had been merged into, for a re-pointed alias, whose
+/// older row is marked superseded).
+fn record_merge(
+    conn: &Connection,
+    now: Timestamp,
+    alias: CustomerId,
+    kept: CustomerId,
+    via: Option<CustomerId>,
+    reason: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE customer_merges SET superseded_at = ?2
+         WHERE alias_id = ?1 AND superseded_at IS NULL AND undone_at IS NULL",
+    )?
+    .execute(params![alias.to_string(), now.as_millis()])?;
+    conn.prepare_cached(
+        "INSERT INTO customer_merges (alias_id, customer_id, merged_at, reason, via_id,
+                                      alias_branch_id, customer_branch_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        alias.to_string(),
+        kept.to_string(),
+        now.as_millis(),
+        reason,
+        via.map(|v| v.to_string()),
+        created_branch(conn, alias)?,
+        created_branch(conn, kept)?,
+    ])?;
+    Ok(())
+}
+
+/// A branch a merge row names: id, and code and name when the server has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeBranch {
+    pub id: BranchId,
+    pub code: String,
+    pub name: String,
+}
+
+/// One merge of a record into a customer (`customer_merges`), with the
+/// merged record's own name and phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeRecord {
+    pub id: i64,
+    pub alias: CustomerId,
+    pub customer: CustomerId,
+    pub alias_name: String,
+    pub alias_phone: Option<String>,
+    pub merged_at: Timestamp,
+    pub reason: String,
+    /// A re-pointed alias: the customer it had been merged into before.
+    pub via: Option<CustomerId>,
+    pub alias_branch: Option<MergeBranch>,
+    pub customer_branch: Option<MergeBranch>,
+    /// Re-pointed by a later merge (a newer row says where it went).
+    pub superseded_at: Option<Timestamp>,
+    pub undone_at: Option<Timestamp>,
+    /// The dashboard account that undid it, and its name.
+    pub undone_by: Option<String>,
+    pub undone_by_name: Option<String>,
+}
+
+impl MergeRecord {
+    /// Whether this merge holds now: the alias stands for the customer.
+    pub fn is_current(&self) -> bool {
+        self.superseded_at.is_none() && self.undone_at.is_none()
+    }
+}
+
+const MERGE_SELECT: &str = "
+    SELECT m.id, m.alias_id, m.customer_id, c.name, c.phone, m.merged_at, m.reason, m.via_id,
+           m.alias_branch_id, ab.code, ab.name, m.customer_branch_id, kb.code, kb.name,
+           m.superseded_at, m.undone_at, m.undone_by, u.name
+    FROM customer_merges m
+    JOIN customers c ON c.id = m.alias_id
+    LEFT JOIN branches ab ON ab.id = m.alias_branch_id
+    LEFT JOIN branches kb ON kb.id = m.customer_branch_id
+    LEFT JOIN web_users u ON u.id = m.undone_by";
+
+fn merge_branch(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<MergeBranch>> {
+    let Some(id) = col_opt::<BranchId>(r, i)? else {
+        return Ok(None);
+    };
+    Ok(Some(MergeBranch {
+        id,
+        code: r.get::<_, Option<String>>(i + 1)?.unwrap_or_default(),
+        name: r.get::<_, Option<String>>(i + 2)?.unwrap_or_default(),
+    }))
+}
+
+fn merge_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MergeRecord> {
+    let at = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
+    };
+    Ok(MergeRecord {
+        id: r.get(0)?,
+        alias: col(r, 1)?,
+        customer: col(r, 2)?,
+        alias_name: r.get(3)?,
+        alias_phone: r.get(4)?,
+        merged_at: Timestamp::from_millis(r.get(5)?),
+        reason: r.get(6)?,
+        via: col_opt(r, 7)?,
+        alias_branch: merge_branch(r, 8)?,
+        customer_branch: merge_branch(r, 11)?,
+        superseded_at: at(14)?,
+        undone_at: at(15)?,
+        undone_by: r.get(16)?,
+        undone_by_name: r.get(17)?,
+    })
+}
+
+/// The merges into customer `id`, oldest first: those that hold and those
+/// an owner undid (not the rows a later merge re-pointed elsewhere).
+pub fn merges_into(conn: &Connection, id: CustomerId) -> rusqlite::Result<Vec<MergeRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{MERGE_SELECT} WHERE m.customer_id = ?1 AND m.superseded_at IS NULL ORDER BY m.id"
+    ))?;
+    let rows = stmt.query_map([id.to_string()], merge_row)?;
+    rows.collect()
+}
+
+/// Merge row `id`, if there is one.
+pub fn merge_record(conn: &Connection, id: i64) -> rusqlite::Result<Option<MergeRecord>> {
+    conn.prepare_cached(&format!("{MERGE_SELECT} WHERE m.id = ?1"))?
+        .query_row([id], merge_row)
+        .optional()
+}
+
+/// Undoes merge `merge` (an owner, from the dashboard; the caller checked
+/// the role and the phone and writes the audit row, in the same
+/// transaction): the alias is forgotten, the merge row marked undone by
+/// `by`, and the merged-away record comes back live with `phone` (`None`:
+/// no phone), all under `ctx.hlc`, which must be newer than the record's
+/// clock (`write::hlc_for`). The feed gets `customer_unaliased` first, then
+/// the revived record's state, so a till frees the alias before the record
+/// comes back. The kept customer is not touched: its folded profile stays.
+/// Sales and ledger entries were never rewritten, so those recorded under
+/// the alias count for it again. Returns the revived record's id.
+///
+/// A merge already undone, or re-pointed by a later merge, is refused
+/// (`invalid`), changing nothing.
+pub fn undo_merge(
+    conn: &Connection,
+    ctx: &OpContext,
+    merge: i64,
+    phone: Option<&PhoneNumber>,
+    by: &str,
+) -> Result<CustomerId> {
+    let Some(m) = merge_record(conn, merge)? else {
+        return Err(ApplyError::Reject {
+            code: RejectCode::UnknownReference,
+            reason: format!("there is no merge {merge}"),
+        });
+    };
+    let refuse = |reason: String| {
+        Err(ApplyError::Reject {
+            code: RejectCode::Invalid,
+            reason,
+        })
+    };
+    if m.undone_at.is_some() {
+        return refuse(format!(
+            "the merge of {} was already undone: it is its own customer again",
+            m.alias_name
+        ));
+    }
+    if m.superseded_at.is_some() {
+        return refuse(format!(
+            "{} was merged again since, into another customer; undo the merge there",
+            m.alias_name
+        ));
+    }
+    let gone = conn
+        .prepare_cached("DELETE FROM customer_aliases WHERE alias_id = ?1 AND customer_id = ?2")?
+        .execute(params![m.alias.to_string(), m.customer.to_string()])?;
+    if gone != 1 {
+        return refuse(format!(
+            "{} is no longer merged into this customer",
+            m.alias_name
+        ));
+    }
+    conn.prepare_cached("UPDATE customer_merges SET undone_at = ?2, undone_by = ?3 WHERE id = ?1")?
+        .execute(params![merge, ctx.now.as_millis(), by])?;
+    tracing::info!(alias = %m.alias, kept = %m.customer, "undid a customer merge");
+    ctx.record(conn, ChangeBody::CustomerUnaliased { alias: m.alias }, None)?;
+    let id = m.alias.to_string();
+    merge_deleted_at(conn, ctx, "customers", "customer", &id, None)?;
+    // Records the revived state. A phone a live customer holds would merge
+    // them again (one phone, one account): the dashboard refuses such a
+    // phone before getting here.
+    apply_op(
+        conn,
+        ctx,
+        &OpBody::CustomerChanged(CustomerPatch {
+            phone: Some(phone.cloned()),
+            ..CustomerPatch::new(m.alias)
+        }),
+    )?;
+    Ok(m.alias)
 }
 
 #[cfg(test)]

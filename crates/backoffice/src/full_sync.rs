@@ -12,7 +12,8 @@
 //!   and is translated into the ops `apply.rs` already applies, so every rule
 //!   of a push holds (references, sums, branch, currency) and every change
 //!   reaches the change feed:
-//!   - append-only records (sales, movements, ledger entries) are inserted
+//!   - append-only records (sales, movements, ledger entries, transfers and
+//!     their receipts, each with its own movements) are inserted
 //!     once; present ones are `unchanged`; another branch's are rejected;
 //!   - mutable records in [`FullSyncMode::Overwrite`]: the replaced state is
 //!     saved in `record_versions`, and the till's values are written as a
@@ -258,8 +259,10 @@ fn server_entries(
             "stock_movements",
             "id",
             "1",
-            "AND sale_id IS NULL AND branch_id = ?3",
+            "AND sale_id IS NULL AND kind NOT IN ('transfer_out', 'transfer_in') AND branch_id = ?3",
         ),
+        EntityKind::Transfer => ("transfers", "id", "1", "AND from_branch_id = ?3"),
+        EntityKind::TransferReceipt => ("transfer_receipts", "id", "1", "AND branch_id = ?3"),
         EntityKind::LedgerEntry => (
             "customer_ledger",
             "id",
@@ -638,6 +641,8 @@ fn apply_record(
             FullRecord::Sale(s) => (s.branch_id, "sales"),
             FullRecord::StockMovement(m) => (m.branch_id, "stock_movements"),
             FullRecord::LedgerEntry(e) => (e.branch_id, "customer_ledger"),
+            FullRecord::Transfer(t) => (t.from_branch, "transfers"),
+            FullRecord::TransferReceipt(r) => (r.branch_id, "transfer_receipts"),
             _ => return reject(RejectCode::Invalid, "not an append-only record"),
         };
         if branch != writer.branch {
@@ -992,7 +997,11 @@ fn load(conn: &Connection, kind: EntityKind, id: &str) -> Result<Option<FullReco
         EntityKind::Expense => apply::expense_state(conn, parse::<ExpenseId>(kind, id)?)
             .optional()?
             .map(FullRecord::Expense),
-        EntityKind::Sale | EntityKind::StockMovement | EntityKind::LedgerEntry => {
+        EntityKind::Sale
+        | EntityKind::StockMovement
+        | EntityKind::LedgerEntry
+        | EntityKind::Transfer
+        | EntityKind::TransferReceipt => {
             return reject(
                 RejectCode::Invalid,
                 format!("{} records are append-only", kind.as_str()),
@@ -1023,6 +1032,8 @@ fn created_at_of(record: &FullRecord) -> Option<Timestamp> {
         FullRecord::Sale(s) => Some(s.created_at),
         FullRecord::StockMovement(m) => Some(m.created_at),
         FullRecord::LedgerEntry(e) => Some(e.created_at),
+        FullRecord::Transfer(t) => Some(t.sent_at),
+        FullRecord::TransferReceipt(r) => Some(r.received_at),
         FullRecord::Settings(_) | FullRecord::TaxRate(_) | FullRecord::Category(_) => None,
     }
 }
@@ -1142,6 +1153,8 @@ fn op_of(record: &FullRecord) -> OpBody {
         FullRecord::Sale(s) => OpBody::SaleRecorded(s),
         FullRecord::StockMovement(m) => OpBody::StockMoved(m),
         FullRecord::LedgerEntry(e) => OpBody::LedgerEntryAdded(e),
+        FullRecord::Transfer(t) => OpBody::TransferSent(t),
+        FullRecord::TransferReceipt(r) => OpBody::TransferReceived(r),
     }
 }
 
@@ -1158,6 +1171,8 @@ fn change_of(record: &FullRecord) -> ChangeBody {
         FullRecord::Sale(s) => ChangeBody::Sale(s),
         FullRecord::StockMovement(m) => ChangeBody::StockMoved(m),
         FullRecord::LedgerEntry(e) => ChangeBody::LedgerEntry(e),
+        FullRecord::Transfer(t) => ChangeBody::TransferSent(t),
+        FullRecord::TransferReceipt(r) => ChangeBody::TransferReceived(r),
     }
 }
 

@@ -25,6 +25,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_transfers",
         include_str!("../../../migrations/backoffice/0005_transfers.sql"),
     ),
+    (
+        "0006_customer_merges",
+        include_str!("../../../migrations/backoffice/0006_customer_merges.sql"),
+    ),
 ];
 
 /// Brings the database up to the latest version; returns it.

@@ -573,6 +573,12 @@ mod tests {
                     customer: CustomerId::new(),
                 },
             },
+            Change {
+                seq: 10,
+                body: ChangeBody::CustomerUnaliased {
+                    alias: CustomerId::new(),
+                },
+            },
         ];
         for (changes, has_more) in [(changes, true), (Vec::new(), false)] {
             let next_cursor = Cursor {

@@ -14,14 +14,14 @@ use std::collections::BTreeSet;
 use common::*;
 use pos_domain::{
     CategoryId, CustomerId, ExpenseId, LedgerEntryId, MovementId, MovementKind, PaymentMethod,
-    ProductId, Quantity, TaxCode, TimeZone,
+    ProductId, Quantity, TaxCode, TimeZone, TransferId,
 };
 use serde_json::{Value, json};
 use sync_protocol::{
     CategoryPatch, CustomerPatch, ErrorBody, ErrorCode, ErrorDetail, ExpensePaidWith, ExpensePatch,
     LedgerEntryRecord, LedgerKind, OpBody, OpOutcome, OpResult, PullResponse, PushRequest,
     PushResponse, RejectCode, SettingsPatch, StatusResponse, StockMovementRecord, TaxRateRecord,
-    Tombstone,
+    Tombstone, TransferLine, TransferSentRecord,
 };
 
 /// Every (method, path) the router serves. Keep in step with `router()` in
@@ -715,6 +715,33 @@ async fn real_messages_match_the_schemas() {
         id: category,
         deleted_at: now,
     })));
+    // 6 sodas sent to another branch.
+    let cbd = server.till("CBD", "Till 1").branch_id;
+    ops.push(till.op(OpBody::TransferSent(TransferSentRecord {
+        id: TransferId::new(),
+        from_branch: till.branch_id,
+        to_branch: cbd,
+        device_id: till.device_id,
+        lines: vec![TransferLine {
+            product_id: product,
+            quantity: Quantity::units(6),
+        }],
+        note: Some("weekend stock".into()),
+        sent_by: till.cashier,
+        sent_at: now,
+        movements: vec![StockMovementRecord {
+            id: MovementId::new(),
+            product_id: product,
+            branch_id: till.branch_id,
+            device_id: till.device_id,
+            kind: MovementKind::TransferOut,
+            quantity: Quantity::units(-6),
+            sale_id: None,
+            user_id: Some(till.cashier),
+            note: Some("weekend stock".into()),
+            created_at: now,
+        }],
+    })));
     // A movement of a product the server does not have: rejected.
     ops.push(till.op(OpBody::StockMoved(StockMovementRecord {
         id: MovementId::new(),
@@ -783,6 +810,7 @@ async fn real_messages_match_the_schemas() {
         "stock_moved",
         "ledger_entry",
         "expense",
+        "transfer_sent",
     ] {
         assert!(kinds.contains(kind), "no {kind} change in {kinds:?}");
     }

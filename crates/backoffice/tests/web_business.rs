@@ -642,3 +642,104 @@ async fn tax_rates_are_added_changed_and_retired_in_basis_points() {
     let r = pulled_rate(&server, &till, "VAT8").await;
     assert!(!r.deleted && r.basis_points == 800, "{r:?}");
 }
+
+#[tokio::test]
+async fn each_branch_shows_its_tills_last_sync_and_a_quiet_branch_is_flagged() {
+    let server = start().await;
+    let owner = server.signed_in("owner", Role::Owner).await;
+    let mut main1 = server.till("Main", "Till 1");
+    let main2 = server.till("Main", "Till 2");
+    let mut town = server.till("Town", "Till 1");
+    let revoked = server.till("Town", "Old till");
+
+    // 09:00 Town's till pushes; 10:00 Main's Till 1 pushes; 11:00 Main's
+    // Till 2 pulls; the old Town till syncs last, then its key is revoked.
+    let op = town.cashier_op();
+    server.push_applied(&town.key, &[op]).await;
+    server.at(T0 + 60 * MINUTE);
+    let op = main1.cashier_op();
+    server.push_applied(&main1.key, &[op]).await;
+    server.at(T0 + 120 * MINUTE);
+    server.pull_ok(&main2.key, "").await;
+    server.at(T0 + 180 * MINUTE);
+    server.pull_ok(&revoked.key, "").await;
+    server
+        .admin()
+        .execute(
+            "UPDATE devices SET revoked_at = ?1 WHERE id = ?2",
+            rusqlite::params![T0 + 181 * MINUTE, revoked.device_id.to_string()],
+        )
+        .unwrap();
+
+    // The same day: both branches synced.
+    let page = owner.get("/branches").await;
+    let main = testid_row(&page.body, "branch-MAIN").unwrap();
+    assert!(
+        main.contains("2026-03-02 10:00") && main.contains("2026-03-02 11:00"),
+        "Main: pushed at 10:00, pulled at 11:00: {main}"
+    );
+    let row = testid_row(&page.body, "branch-TOWN").unwrap();
+    assert!(
+        row.contains("2026-03-02 09:00") && row.contains("never") && !row.contains("12:00"),
+        "Town: pushed at 09:00, never pulled (the revoked till's pull does not count): {row}"
+    );
+    for code in ["MAIN", "TOWN"] {
+        assert!(
+            page.part(&format!("sync-{code}"), "</span>")
+                .contains("synced in the last 24 h")
+        );
+    }
+    // Per till.
+    let till = |code: &str| testid_row(&page.body, code).unwrap().to_string();
+    let t1 = till(&format!("till-MAIN-{}", main1.code));
+    assert!(
+        t1.contains("Till 1") && t1.contains("2026-03-02 10:00") && t1.contains("never"),
+        "{t1}"
+    );
+    let t2 = till(&format!("till-MAIN-{}", main2.code));
+    assert!(
+        t2.contains("Till 2") && t2.contains("2026-03-02 11:00"),
+        "{t2}"
+    );
+    assert!(testid_row(&page.body, &format!("till-TOWN-{}", revoked.code)).is_none());
+
+    // 26 hours after Town's push, Main's Till 2 pulls again: Town is flagged.
+    server.at(T0 + 26 * 60 * MINUTE);
+    server.pull_ok(&main2.key, "").await;
+    // (The morning's session ran out overnight.)
+    let owner = server.signed_in("owner2", Role::Owner).await;
+    let page = owner.get("/branches").await;
+    assert!(
+        page.part("sync-MAIN", "</span>")
+            .contains("synced in the last 24 h")
+    );
+    assert!(
+        page.part("sync-TOWN", "</span>")
+            .contains("no sync in 24 h")
+    );
+    assert!(
+        page.part(&format!("till-sync-MAIN-{}", main1.code), "</span>")
+            .contains("no sync in 24 h"),
+        "Main's Till 1 alone is quiet, the branch is not"
+    );
+    assert!(
+        testid_row(&page.body, "branch-MAIN")
+            .unwrap()
+            .contains("2026-03-03 11:00"),
+        "Main's last pull"
+    );
+    // A branch without tills is not a sync problem.
+    owner
+        .post(
+            "/branches",
+            &[
+                ("name", "Karen"),
+                ("code", "KRN"),
+                ("time_zone", "Africa/Nairobi"),
+            ],
+        )
+        .await
+        .assert_redirect("/branches");
+    let page = owner.get("/branches").await;
+    assert!(page.part("sync-KRN", "</span>").contains("no tills"));
+}

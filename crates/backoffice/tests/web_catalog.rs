@@ -174,12 +174,16 @@ async fn pulled_moves(
     assert!(!page.has_more);
     page.changes
         .into_iter()
-        .filter_map(|c| match c.body {
-            ChangeBody::StockMoved(m) if m.product_id == id => {
-                assert_eq!(m.user_id, None);
-                Some((m.kind, m.quantity.milli(), m.device_id.as_uuid(), m.note))
-            }
-            _ => None,
+        .flat_map(|c| match c.body {
+            ChangeBody::StockMoved(m) => vec![m],
+            ChangeBody::TransferSent(t) => t.movements,
+            ChangeBody::TransferReceived(r) => r.movements,
+            _ => vec![],
+        })
+        .filter(|m| m.product_id == id)
+        .map(|m| {
+            assert_eq!(m.user_id, None);
+            (m.kind, m.quantity.milli(), m.device_id.as_uuid(), m.note)
         })
         .collect()
 }
@@ -630,7 +634,8 @@ async fn restock_adjust_and_transfer_move_stock_exactly_and_reach_their_branch_o
     .assert_bad("not a stock action");
     assert_eq!(server.snapshot(), before);
 
-    // A transfer is never refused for stock: Westlands goes below zero.
+    // A transfer is never refused for stock: Westlands goes below zero at
+    // once; Kilimani gets nothing until it receives the transfer.
     b.post(
         &stock,
         &[
@@ -645,17 +650,20 @@ async fn restock_adjust_and_transfer_move_stock_exactly_and_reach_their_branch_o
     .assert_redirect(&back);
     let page = b.get(&back).await;
     page.assert_ok(&[
-        "Moved 10 of Soda 500ml from Westlands to Kilimani: Westlands now -10, Kilimani now 10.",
+        "Sent 10 of Soda 500ml from Westlands to Kilimani: Westlands now -10. It is in transit until Kilimani receives it",
         "Westlands is now below zero (-10)",
         "Transfer out",
         "Back Office",
         "broken crate",
     ]);
     assert_eq!(level(&server, id, &a), -10_000);
-    assert_eq!(level(&server, id, &bb), 10_000);
-    assert_eq!(server.count("SELECT COUNT(*) FROM stock_movements"), 4);
+    assert_eq!(level(&server, id, &bb), 0);
+    assert_eq!(server.count("SELECT COUNT(*) FROM stock_movements"), 3);
+    assert_eq!(server.count("SELECT COUNT(*) FROM transfers"), 1);
+    assert_eq!(server.count("SELECT COUNT(*) FROM transfer_receipts"), 0);
 
-    // Each till pulls its own branch's movements, and no other's.
+    // Each till pulls its own branch's movements, and no other's: the
+    // transfer's movement travels inside the transfer, to Westlands only.
     let nil = Uuid::nil();
     assert_eq!(
         pulled_moves(&server, &west.key, id).await,
@@ -675,10 +683,19 @@ async fn restock_adjust_and_transfer_move_stock_exactly_and_reach_their_branch_o
             ),
         ]
     );
-    assert_eq!(
-        pulled_moves(&server, &kili.key, id).await,
-        vec![(MovementKind::TransferIn, 10_000, nil, Some("van 2".into()))]
-    );
+    assert_eq!(pulled_moves(&server, &kili.key, id).await, vec![]);
+    let sent: Vec<_> = server
+        .feed(&kili.key)
+        .await
+        .into_iter()
+        .filter_map(|c| match c {
+            ChangeBody::TransferSent(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "Kilimani pulls the transfer to receive it");
+    assert_eq!(sent[0].lines[0].quantity, Quantity::units(10));
+    assert!(sent[0].movements.is_empty());
     // The list shows both levels, the negative one flagged.
     b.get("/products").await.assert_ok(&[
         "Stock: Kilimani",

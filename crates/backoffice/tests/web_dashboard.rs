@@ -358,3 +358,60 @@ async fn a_new_business_is_told_how_to_connect_a_till() {
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn transfers_in_transit_are_pointed_out_until_received() {
+    let server = start().await;
+    let shop = shop(&server).await;
+    let karen = server.till("Karen", "Till 1");
+    let b = server.signed_in("owner", Role::Owner).await;
+    assert!(!b.get("/").await.body.contains("data-testid=\"in-transit\""));
+    let (main, town) = (
+        shop.main.branch_id.to_string(),
+        shop.town.branch_id.to_string(),
+    );
+    let sent = b
+        .post(
+            "/transfers",
+            &[
+                ("from_branch_id", &main),
+                ("to_branch_id", &town),
+                ("product_1", &shop.mango.to_string()),
+                ("quantity_1", "2"),
+            ],
+        )
+        .await;
+    sent.assert_redirect("/transfers/*");
+    let transfer = sent.location.clone().unwrap();
+
+    for (branch, shown) in [
+        ("", true),
+        (town.as_str(), true),
+        (&karen.branch_id.to_string(), false),
+    ] {
+        let page = b.get(&format!("/?branch={branch}")).await;
+        assert_eq!(
+            page.body.contains("data-testid=\"in-transit\""),
+            shown,
+            "branch {branch:?}"
+        );
+        if shown {
+            has_all(
+                page.part("in-transit", "</p>"),
+                &["1 stock transfer is in transit", "/transfers?state=sent"],
+            );
+        }
+    }
+    // Mango at Main: 4 − 2 sent = 2, the goods left at once.
+    let low = b.get(&format!("/?branch={main}")).await;
+    has_all(
+        low.part("low-stock", "</table>"),
+        &["Mango, ripe", "<td class=\"num\">2</td>"],
+    );
+
+    b.post(&format!("{transfer}/receive"), &[("received_1", "2")])
+        .await
+        .assert_redirect(&transfer);
+    assert!(!b.get("/").await.body.contains("data-testid=\"in-transit\""));
+    server.stop().await;
+}

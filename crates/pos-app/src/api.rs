@@ -222,6 +222,125 @@ pub struct StocktakeLineView {
     pub difference: i64,
 }
 
+// ---------------------------------------------------------------- branches and transfers
+
+/// A branch this till knows: its own, or one pulled from the Back Office.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchView {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    /// This till's own branch.
+    pub this_branch: bool,
+}
+
+/// Which transfers to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferFilterInput {
+    /// Every transfer from or to this branch, newest first.
+    All,
+    /// Sent to this branch, not received yet.
+    ToReceive,
+    /// Sent from this branch, not received yet.
+    InTransit,
+}
+
+/// A transfer seen from this till.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferDirection {
+    /// Sent by this branch.
+    Outgoing,
+    /// Sent to this branch.
+    Incoming,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferStateView {
+    /// The stock left the sending branch; not received yet.
+    Sent,
+    /// Received, every line as sent.
+    Received,
+    /// Received, and at least one line arrived in another quantity.
+    ReceivedWithDiscrepancy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferLineView {
+    /// 1, 2, … in the order the lines were sent.
+    pub line_no: u32,
+    pub product_id: String,
+    pub product_name: String,
+    /// Thousandths.
+    #[ts(type = "number")]
+    pub sent: i64,
+    /// Thousandths; `null` until received.
+    #[ts(type = "number | null")]
+    pub received: Option<i64>,
+    /// Received in another quantity than sent.
+    pub discrepancy: bool,
+}
+
+/// A stock transfer between two branches, with its lines and state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferView {
+    pub id: String,
+    pub from_branch: BranchView,
+    pub to_branch: BranchView,
+    pub direction: TransferDirection,
+    pub state: TransferStateView,
+    pub sent_by: String,
+    pub sent_at: String,
+    pub received_by: Option<String>,
+    pub received_at: Option<String>,
+    /// The sender's note.
+    pub note: Option<String>,
+    /// The receiver's note.
+    pub receipt_note: Option<String>,
+    pub lines: Vec<TransferLineView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SendTransferLineInput {
+    pub product_id: String,
+    /// Thousandths, above zero.
+    #[ts(type = "number")]
+    pub quantity: i64,
+}
+
+/// Stock to send from this branch to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SendTransferInput {
+    pub to_branch_id: String,
+    pub lines: Vec<SendTransferLineInput>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiveTransferLineInput {
+    pub line_no: u32,
+    /// Thousandths counted on arrival: zero or more.
+    #[ts(type = "number")]
+    pub quantity: i64,
+}
+
+/// What arrived of a transfer to this branch: one quantity per line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiveTransferInput {
+    pub transfer_id: String,
+    pub lines: Vec<ReceiveTransferLineInput>,
+    pub note: Option<String>,
+}
+
 // ---------------------------------------------------------------- selling
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -548,8 +667,29 @@ pub struct CustomerHistoryView {
     pub sales_truncated: bool,
     pub ledger: Vec<HistoryLedgerView>,
     pub ledger_truncated: bool,
+    /// Records merged into this customer (the same person added again at a
+    /// branch), oldest first, with merges an owner undid.
+    pub merges: Vec<HistoryMergeView>,
     /// When the answer was made (the server's or this till's time).
     pub as_of: String,
+}
+
+/// A customer record the Back Office merged into this one (same phone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryMergeView {
+    /// The merged record's own id.
+    pub alias_id: String,
+    pub name: String,
+    pub phone: Option<String>,
+    /// Unknown (null) when this till answered offline.
+    pub merged_at: Option<String>,
+    /// Why, e.g. "same phone +254712345678".
+    pub reason: Option<String>,
+    /// The branch whose till added the merged record, when known.
+    pub branch_name: Option<String>,
+    /// When an owner undid it: the record is its own customer again.
+    pub undone_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -637,12 +777,41 @@ pub struct ProductTotalView {
     pub net: i64,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpenseCategoryView {
+    pub category: String,
+    #[ts(type = "number")]
+    pub count: i64,
+    #[ts(type = "number")]
+    pub amount: i64,
+}
+
+/// One stock-tracked product's stock on hand at this branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StockLevelView {
+    pub product_id: String,
+    pub name: String,
+    /// Thousandths; may be negative.
+    #[ts(type = "number")]
+    pub quantity: i64,
+    #[ts(type = "number | null")]
+    pub low_stock: Option<i64>,
+    /// Below zero, or at or below its low-stock level.
+    pub low: bool,
+}
+
 /// One business day at this branch, in its time zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DayReport {
     pub day: String,
     pub time_zone: String,
+    /// The branch reported (this till's): sales, expenses and stock are
+    /// its own.
+    pub branch_code: String,
+    pub branch_name: String,
     pub currency: String,
     #[ts(type = "number")]
     pub sales_count: i64,
@@ -671,6 +840,13 @@ pub struct DayReport {
     /// cash credit payments − cash expenses.
     #[ts(type = "number")]
     pub expected_cash: i64,
+    /// The day's expenses by category, largest first.
+    pub expenses_by_category: Vec<ExpenseCategoryView>,
+    /// Stock on hand now (not at the end of `day`) of every stock-tracked
+    /// product, by name.
+    pub stock: Vec<StockLevelView>,
+    /// More products track stock than `stock` lists.
+    pub stock_truncated: bool,
 }
 
 // ---------------------------------------------------------------- settings

@@ -8,14 +8,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use pos_domain::{
-    Barcode, CategoryId, Clock, CustomerId, ExpenseId, OpId, Permission, Pin, ProductId, Role,
-    SaleId, Sku, TaxCode, Timestamp, UserId,
+    Barcode, BranchId, CategoryId, Clock, CustomerId, ExpenseId, OpId, Permission, Pin, ProductId,
+    Quantity, Role, SaleId, Sku, TaxCode, Timestamp, TransferId, UserId,
 };
 use pos_store::catalog::{CategoryUpdate, NewProduct, ProductUpdate};
 use pos_store::customers::{CustomerUpdate, NewCustomer};
 use pos_store::expenses::{ExpensePaidWith, NewExpense};
+use pos_store::reports::BranchInfo;
 use pos_store::sales::PricedCart;
 use pos_store::settings::SettingsUpdate;
+use pos_store::transfers::{Transfer, TransferFilter};
 use pos_store::users::UserUpdate;
 use pos_store::{Actor, Store, StoreError};
 use pos_sync::{
@@ -46,6 +48,8 @@ const RECEIPT_COLUMNS: usize = 42;
 const BEST_SELLERS: u32 = 10;
 /// Rows of a history (stock movements, ledger).
 const HISTORY_ROWS: u32 = 500;
+/// Products on the day report's stock list.
+const REPORT_STOCK_ROWS: u32 = 500;
 
 /// How the app is started by the shell.
 #[derive(Debug)]
@@ -142,6 +146,38 @@ fn receipt_view(store: &Store, sale: &SaleRecord) -> Result<ReceiptView, Command
             voided,
         },
     ))
+}
+
+/// A transfer with its branches', products' and users' names, as the UI
+/// shows it from this till; `branches` is what [`Store::branches`]
+/// answered (read once per list).
+fn transfer_view(store: &Store, branches: &[BranchInfo], t: &Transfer) -> TransferView {
+    let here = store.identity().branch_id;
+    let branch = |id: BranchId| match branches.iter().find(|b| b.id == id) {
+        Some(b) => views::branch(b),
+        // A branch not pulled yet: its id stands in for its name.
+        None => views::branch(&BranchInfo {
+            id,
+            code: "?".into(),
+            name: format!("branch {id}"),
+            this_branch: id == here,
+            deleted: false,
+        }),
+    };
+    let product = |id: ProductId| match store.product(id) {
+        Ok(p) => p.name,
+        Err(_) => format!("product {id}"),
+    };
+    let user = |id: UserId| user_name(store, id);
+    views::transfer(
+        t,
+        &views::TransferNames {
+            here,
+            branch: &branch,
+            product: &product,
+            user: &user,
+        },
+    )
 }
 
 fn auto_lock_of(store: &Store) -> Result<u32, CommandError> {
@@ -621,6 +657,159 @@ impl App {
         })
     }
 
+    // ------------------------------------------------------------ branches and transfers
+
+    /// The branches this till knows (its own first, then those pulled from
+    /// the Back Office); removed ones are left out.
+    pub fn branches(&self) -> Result<Vec<BranchView>, CommandError> {
+        self.run(|store, _| {
+            Ok(store
+                .branches()?
+                .iter()
+                .filter(|b| !b.deleted)
+                .map(views::branch)
+                .collect())
+        })
+    }
+
+    /// This branch's transfers, newest first: all, those to receive, or
+    /// those in transit.
+    pub fn transfers(
+        &self,
+        filter: TransferFilterInput,
+    ) -> Result<Vec<TransferView>, CommandError> {
+        let filter = match filter {
+            TransferFilterInput::All => TransferFilter::All,
+            TransferFilterInput::ToReceive => TransferFilter::ToReceive,
+            TransferFilterInput::InTransit => TransferFilter::InTransit,
+        };
+        self.run(|store, _| {
+            let branches = store.branches()?;
+            Ok(store
+                .transfers(filter, DEFAULT_LIST)?
+                .iter()
+                .map(|t| transfer_view(store, &branches, t))
+                .collect())
+        })
+    }
+
+    pub fn transfer(&self, id: String) -> Result<TransferView, CommandError> {
+        let id: TransferId = input::id("transfer id", &id)?;
+        self.run(|store, _| {
+            Ok(transfer_view(
+                store,
+                &store.branches()?,
+                &store.transfer(id)?,
+            ))
+        })
+    }
+
+    /// Sends stock from this branch to another (managers and owners): it
+    /// leaves this branch's stock now. One bad line refuses the whole
+    /// transfer and changes nothing.
+    pub fn send_transfer(&self, transfer: SendTransferInput) -> Result<TransferView, CommandError> {
+        let to = transfer.to_branch_id.trim();
+        if to.is_empty() {
+            return Err(CommandError::invalid(
+                "choose the destination branch to send the stock to",
+            ));
+        }
+        let to: BranchId = input::id("destination branch", to)?;
+        let lines = transfer
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let n = i + 1;
+                let product: ProductId =
+                    input::id(&format!("product id of line {n}"), &l.product_id)?;
+                let quantity = input::quantity(&format!("quantity of line {n}"), l.quantity)?;
+                if quantity <= Quantity::ZERO {
+                    return Err(CommandError::invalid(format!(
+                        "the quantity of line {n} must be more than zero"
+                    )));
+                }
+                Ok((product, quantity))
+            })
+            .collect::<Result<Vec<_>, CommandError>>()?;
+        let note = input::opt_text(transfer.note);
+        self.run(|store, actor| {
+            // Checked here too, to name the field: the store would answer
+            // "branch not found".
+            let branches = store.branches()?;
+            if !branches.iter().any(|b| b.id == to && !b.deleted) {
+                return Err(CommandError::invalid(
+                    "the destination branch is not one this till knows; pull updates from the Back Office, then pick it again",
+                ));
+            }
+            let sent = store.send_transfer(actor, to, &lines, note)?;
+            Ok(transfer_view(store, &branches, &sent))
+        })
+        .inspect(|_| self.queued())
+    }
+
+    /// Records what arrived of a transfer to this branch (managers and
+    /// owners), once: a counted quantity for every line, zero for what did
+    /// not arrive. A line counted differently from what was sent is
+    /// flagged as a discrepancy at both branches.
+    pub fn receive_transfer(
+        &self,
+        receipt: ReceiveTransferInput,
+    ) -> Result<TransferView, CommandError> {
+        let id: TransferId = input::id("transfer id", &receipt.transfer_id)?;
+        let mut counted: Vec<(u32, Quantity)> = Vec::with_capacity(receipt.lines.len());
+        for l in &receipt.lines {
+            let q = input::quantity(
+                &format!("received quantity of line {}", l.line_no),
+                l.quantity,
+            )?;
+            if q < Quantity::ZERO {
+                return Err(CommandError::invalid(format!(
+                    "the received quantity of line {} cannot be negative; enter 0 if nothing arrived",
+                    l.line_no
+                )));
+            }
+            if counted.iter().any(|(n, _)| *n == l.line_no) {
+                return Err(CommandError::invalid(format!(
+                    "line {} is given twice; enter one received quantity per line",
+                    l.line_no
+                )));
+            }
+            counted.push((l.line_no, q));
+        }
+        let note = input::opt_text(receipt.note);
+        self.run(|store, actor| {
+            let transfer = store.transfer(id)?;
+            if let Some((n, _)) = counted
+                .iter()
+                .find(|(n, _)| !transfer.lines.iter().any(|l| l.line_no == *n))
+            {
+                return Err(CommandError::invalid(format!(
+                    "the transfer has no line {n}; reload it and enter its lines' quantities"
+                )));
+            }
+            let received = transfer
+                .lines
+                .iter()
+                .map(|line| {
+                    counted
+                        .iter()
+                        .find(|(n, _)| *n == line.line_no)
+                        .map(|(_, q)| *q)
+                        .ok_or_else(|| {
+                            CommandError::invalid(format!(
+                                "enter the received quantity of line {} (0 if it did not arrive)",
+                                line.line_no
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, CommandError>>()?;
+            let done = store.receive_transfer(actor, id, &received, note)?;
+            Ok(transfer_view(store, &store.branches()?, &done))
+        })
+        .inspect(|_| self.queued())
+    }
+
     // ------------------------------------------------------------ selling
 
     /// A fresh sale id for a cart that opens: paying twice with it records
@@ -1015,11 +1204,27 @@ impl App {
             let summary = store.day_summary(actor, day)?;
             let cashiers = store.sales_by_cashier(actor, day, day)?;
             let products = store.sales_by_product(actor, day, day, BEST_SELLERS)?;
+            let expenses_by_category = store.expenses_by_category(actor, day, day)?;
+            let mut stock = store.stock_levels(actor, REPORT_STOCK_ROWS + 1)?;
+            let stock_truncated = stock.len() > REPORT_STOCK_ROWS as usize;
+            stock.truncate(REPORT_STOCK_ROWS as usize);
+            let here = store.identity().branch_id;
+            let branch = store
+                .branches()?
+                .into_iter()
+                .find(|b| b.id == here)
+                .ok_or_else(|| internal("this till's branch is missing from its database"))?;
             Ok(views::day_report(
                 &summary,
-                &cashiers,
-                &products,
-                zone.name(),
+                views::DayReportParts {
+                    cashiers: &cashiers,
+                    products: &products,
+                    time_zone: zone.name(),
+                    branch: &branch,
+                    expenses_by_category: &expenses_by_category,
+                    stock: &stock,
+                    stock_truncated,
+                },
             ))
         })
     }

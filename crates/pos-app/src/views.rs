@@ -2,14 +2,18 @@
 //! place: money as minor units, quantities as thousandths, times as RFC 3339.
 
 use chrono::SecondsFormat;
-use pos_domain::{Permission, Role, TaxRate, Timestamp};
+use pos_domain::{BranchId, Permission, ProductId, Role, TaxRate, Timestamp, UserId};
 use pos_store::catalog::{Category, Product};
 use pos_store::customers::{Customer, LedgerEntry};
 use pos_store::expenses::Expense;
-use pos_store::reports::{CashierTotal, DaySummary, MethodTotal, ProductTotal};
+use pos_store::reports::{
+    BranchInfo, CashierTotal, DaySummary, ExpenseCategoryTotal, MethodTotal, ProductTotal,
+    StockLevel,
+};
 use pos_store::sales::SaleSummary;
 use pos_store::settings::BusinessSettings;
 use pos_store::stock::{StockMovement, StocktakeLine};
+use pos_store::transfers::{Transfer, TransferState};
 use pos_store::users::UserSummary;
 use pos_sync::{
     EngineState, FullSyncPhase, FullSyncPreview, FullSyncProgress, FullSyncReport, SyncStatus,
@@ -256,7 +260,100 @@ pub(crate) fn customer_history(
             })
             .collect(),
         ledger_truncated: h.ledger_truncated,
+        merges: h
+            .merges
+            .iter()
+            .map(|m| HistoryMergeView {
+                alias_id: m.alias_id.to_string(),
+                name: m.name.clone(),
+                phone: m.phone.clone(),
+                merged_at: m.merged_at.map(time),
+                reason: m.reason.clone(),
+                branch_name: m.alias_branch.as_ref().map(|b| b.name.clone()),
+                undone_at: m.undone_at.map(time),
+            })
+            .collect(),
         as_of: time(h.server_time),
+    }
+}
+
+pub(crate) fn branch(b: &BranchInfo) -> BranchView {
+    BranchView {
+        id: b.id.to_string(),
+        code: b.code.clone(),
+        name: b.name.clone(),
+        this_branch: b.this_branch,
+    }
+}
+
+/// The names a transfer view shows, looked up by the caller.
+pub(crate) struct TransferNames<'a> {
+    pub here: BranchId,
+    pub branch: &'a dyn Fn(BranchId) -> BranchView,
+    pub product: &'a dyn Fn(ProductId) -> String,
+    pub user: &'a dyn Fn(UserId) -> String,
+}
+
+pub(crate) fn transfer(t: &Transfer, names: &TransferNames<'_>) -> TransferView {
+    // The dashboard writes as the nil device, and its people are Back
+    // Office accounts, not till users.
+    let by = |device: pos_domain::DeviceId, user: UserId| {
+        if device.as_uuid().is_nil() {
+            "the Back Office".to_string()
+        } else {
+            (names.user)(user)
+        }
+    };
+    TransferView {
+        id: t.id.to_string(),
+        from_branch: (names.branch)(t.from_branch),
+        to_branch: (names.branch)(t.to_branch),
+        direction: if t.from_branch == names.here {
+            TransferDirection::Outgoing
+        } else {
+            TransferDirection::Incoming
+        },
+        state: match t.state() {
+            TransferState::Sent => TransferStateView::Sent,
+            TransferState::Received => TransferStateView::Received,
+            TransferState::ReceivedWithDiscrepancy => TransferStateView::ReceivedWithDiscrepancy,
+        },
+        sent_by: by(t.device_id, t.sent_by),
+        sent_at: time(t.sent_at),
+        received_by: t.receipt.as_ref().map(|r| by(r.device_id, r.received_by)),
+        received_at: t.receipt.as_ref().map(|r| time(r.received_at)),
+        note: t.note.clone(),
+        receipt_note: t.receipt.as_ref().and_then(|r| r.note.clone()),
+        lines: t
+            .lines
+            .iter()
+            .map(|l| TransferLineView {
+                line_no: l.line_no,
+                product_id: l.product_id.to_string(),
+                product_name: (names.product)(l.product_id),
+                sent: l.sent.milli(),
+                received: l.received.map(|q| q.milli()),
+                discrepancy: l.is_discrepancy(),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn expense_category(c: &ExpenseCategoryTotal) -> ExpenseCategoryView {
+    ExpenseCategoryView {
+        category: c.category.clone(),
+        count: i64::try_from(c.count).unwrap_or(i64::MAX),
+        amount: c.amount.minor(),
+    }
+}
+
+pub(crate) fn stock_level(l: &StockLevel) -> StockLevelView {
+    StockLevelView {
+        product_id: l.product_id.to_string(),
+        name: l.name.clone(),
+        quantity: l.quantity.milli(),
+        low_stock: l.low_stock.map(|q| q.milli()),
+        low: l.is_low(),
     }
 }
 
@@ -268,16 +365,33 @@ fn method_total(m: &MethodTotal) -> MethodTotalView {
     }
 }
 
-pub(crate) fn day_report(
-    summary: &DaySummary,
-    cashiers: &[CashierTotal],
-    products: &[ProductTotal],
-    time_zone: &str,
-) -> DayReport {
+/// What the day report shows besides the day's summary.
+pub(crate) struct DayReportParts<'a> {
+    pub cashiers: &'a [CashierTotal],
+    pub products: &'a [ProductTotal],
+    pub time_zone: &'a str,
+    pub branch: &'a BranchInfo,
+    pub expenses_by_category: &'a [ExpenseCategoryTotal],
+    pub stock: &'a [StockLevel],
+    pub stock_truncated: bool,
+}
+
+pub(crate) fn day_report(summary: &DaySummary, parts: DayReportParts<'_>) -> DayReport {
+    let DayReportParts {
+        cashiers,
+        products,
+        time_zone,
+        branch,
+        expenses_by_category,
+        stock,
+        stock_truncated,
+    } = parts;
     let s = &summary.sales;
     DayReport {
         day: summary.day.to_string(),
         time_zone: time_zone.to_string(),
+        branch_code: branch.code.clone(),
+        branch_name: branch.name.clone(),
         currency: s.gross_sales.currency().code().to_string(),
         sales_count: i64::try_from(s.sales_count).unwrap_or(i64::MAX),
         gross_sales: s.gross_sales.minor(),
@@ -307,6 +421,9 @@ pub(crate) fn day_report(
         cash_expenses: summary.cash_expenses.minor(),
         credit_payments: summary.credit_payments.iter().map(method_total).collect(),
         expected_cash: summary.expected_cash.minor(),
+        expenses_by_category: expenses_by_category.iter().map(expense_category).collect(),
+        stock: stock.iter().map(stock_level).collect(),
+        stock_truncated,
     }
 }
 

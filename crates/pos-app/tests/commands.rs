@@ -2,6 +2,10 @@
 //! memory key store: sessions, role gating, auto-lock, selling, stock,
 //! customers, expenses, reports, settings and sync housekeeping.
 
+mod common;
+
+use common::invalid;
+
 use std::sync::Arc;
 
 use pos_app::*;
@@ -881,6 +885,27 @@ fn the_day_report_adds_up_the_day() {
     assert_eq!(r.by_cashier[0].name, "Wanjiru");
     assert_eq!(r.best_sellers[0].name, "Bread");
     assert_eq!(r.best_sellers[0].quantity, 3_000);
+    // The branch's own report: named, its expenses by category, its stock
+    // now (2 sodas sold and voided back, 3 breads sold: never restocked).
+    assert_eq!(
+        (r.branch_code.as_str(), r.branch_name.as_str()),
+        ("MAIN", "Main branch")
+    );
+    assert_eq!(
+        r.expenses_by_category,
+        vec![ExpenseCategoryView {
+            category: "Cleaning".into(),
+            count: 1,
+            amount: 40_00
+        }]
+    );
+    let stock: Vec<_> = r
+        .stock
+        .iter()
+        .map(|l| (l.name.as_str(), l.quantity, l.low))
+        .collect();
+    assert_eq!(stock, [("Bread", -3_000, true), ("Soda", 0, false)]);
+    assert!(!r.stock_truncated);
     assert_eq!(t.app.day_report(Some("2026-03-02".into())).unwrap(), r);
     assert_eq!(
         t.app
@@ -1233,17 +1258,6 @@ fn the_async_commands_can_run_on_any_tokio_worker() {
     send(&t.app.pull_updates());
     send(&t.app.full_sync_preview());
     send(&t.app.full_sync_apply(true, |_| {}));
-}
-
-/// Refused with `invalid`, a message naming what was wrong.
-fn invalid<T: std::fmt::Debug>(r: Result<T, CommandError>, names: &str) {
-    let e = r.expect_err("bad input must be refused");
-    assert_eq!(e.code, ErrorCode::Invalid, "{}", e.message);
-    assert!(
-        e.message.to_lowercase().contains(names),
-        "the message names {names:?}: {}",
-        e.message
-    );
 }
 
 #[test]

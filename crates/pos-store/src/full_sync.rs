@@ -5,11 +5,12 @@
 //! Everything here only reads. The records are the till's current values —
 //! including those of ops still queued — so the upload is "the Back Office
 //! should look like this till" (DESIGN.md invariant 8). Stand-alone stock
-//! movements and ledger entries are those not part of a sale; a sale carries
-//! its own.
+//! movements and ledger entries are those not part of a sale or a transfer;
+//! a sale, a transfer and a receipt carry their own. The till uploads the
+//! transfers its branch sent and the receipts of those it received.
 
 use pos_domain::{Currency, Quantity, SaleId, Timestamp};
-use record_sql::read;
+use record_sql::{read, transfers};
 use rusqlite::OptionalExtension;
 use rusqlite::{Connection, Row};
 use sync_protocol::{
@@ -25,15 +26,33 @@ impl Store {
     /// This till's records of `entity` as manifest entries, sorted by id.
     pub fn full_sync_manifest(&self, entity: EntityKind) -> Result<Vec<ManifestEntry>> {
         let conn = self.conn();
+        let here = self.identity().branch_id.to_string();
         let mut entries: Vec<ManifestEntry> = match entity {
-            EntityKind::Sale => ids(conn, "SELECT id FROM sales ORDER BY id")?,
+            EntityKind::Sale => ids(conn, "SELECT id FROM sales ORDER BY id", ())?,
+            // A transfer's movements travel with it.
             EntityKind::StockMovement => ids(
                 conn,
-                "SELECT id FROM stock_movements WHERE sale_id IS NULL ORDER BY id",
+                "SELECT id FROM stock_movements WHERE sale_id IS NULL
+                   AND kind NOT IN ('transfer_out', 'transfer_in') ORDER BY id",
+                (),
             )?,
             EntityKind::LedgerEntry => ids(
                 conn,
                 "SELECT id FROM customer_ledger WHERE sale_id IS NULL ORDER BY id",
+                (),
+            )?,
+            // A till uploads what its branch wrote: the transfers it sent
+            // and the receipts of those it received (the sender uploads the
+            // transfer itself).
+            EntityKind::Transfer => ids(
+                conn,
+                "SELECT id FROM transfers WHERE from_branch_id = ?1 ORDER BY id",
+                [&here],
+            )?,
+            EntityKind::TransferReceipt => ids(
+                conn,
+                "SELECT id FROM transfer_receipts WHERE branch_id = ?1 ORDER BY id",
+                [&here],
             )?,
             _ => load(conn, entity, None)?
                 .iter()
@@ -51,13 +70,18 @@ impl Store {
         let conn = self.conn();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
+            let parse = |what: &str| StoreError::Invalid(format!("'{id}' is not a {what} id"));
             if entity == EntityKind::Sale {
-                let sale_id: SaleId = id
-                    .parse()
-                    .map_err(|_| StoreError::Invalid(format!("'{id}' is not a sale id")))?;
+                let sale_id: SaleId = id.parse().map_err(|_| parse("sale"))?;
                 if let Some(sale) = load_sale(conn, sale_id)? {
                     out.push(FullRecord::Sale(sale));
                 }
+            } else if entity == EntityKind::Transfer {
+                let id = id.parse().map_err(|_| parse("transfer"))?;
+                out.extend(transfers::sent_record(conn, id)?.map(FullRecord::Transfer));
+            } else if entity == EntityKind::TransferReceipt {
+                let id = id.parse().map_err(|_| parse("transfer receipt"))?;
+                out.extend(transfers::received_record(conn, id)?.map(FullRecord::TransferReceipt));
             } else {
                 out.extend(load(conn, entity, Some(id))?);
             }
@@ -80,9 +104,9 @@ impl Store {
     }
 }
 
-fn ids(conn: &Connection, sql: &str) -> Result<Vec<ManifestEntry>> {
+fn ids(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<ManifestEntry>> {
     let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map(args, |r| {
         Ok(ManifestEntry {
             id: r.get(0)?,
             digest: String::new(),
@@ -131,7 +155,8 @@ fn load(conn: &Connection, entity: EntityKind, id: Option<&str>) -> Result<Vec<F
         EntityKind::StockMovement => (
             "SELECT id, product_id, branch_id, device_id, kind, quantity_milli, user_id, note,
                     created_at
-             FROM stock_movements WHERE sale_id IS NULL",
+             FROM stock_movements WHERE sale_id IS NULL
+               AND kind NOT IN ('transfer_out', 'transfer_in')",
             "id",
             movement,
         ),
@@ -142,10 +167,11 @@ fn load(conn: &Connection, entity: EntityKind, id: Option<&str>) -> Result<Vec<F
             "id",
             ledger_entry,
         ),
-        EntityKind::Sale => {
-            return Err(StoreError::Invalid(
-                "sale records are not loaded row by row".into(),
-            ));
+        EntityKind::Sale | EntityKind::Transfer | EntityKind::TransferReceipt => {
+            return Err(StoreError::Invalid(format!(
+                "{} records are not loaded row by row",
+                entity.as_str()
+            )));
         }
     };
     let joiner = if select.contains(" WHERE ") {

@@ -8,7 +8,8 @@
 //! the balance counts every branch). It has the same shape as the Back
 //! Office's answer ([`CustomerHistory`]), with `this_branch` relative to this
 //! till's branch. Only reads; the rows are read by [`record_sql::history`],
-//! as the Back Office reads them.
+//! as the Back Office reads them. `merges` lists the ids merged into the
+//! customer that this till has pulled, without a time or reason.
 
 use pos_domain::{CustomerId, Timestamp};
 use rusqlite::OptionalExtension;
@@ -33,6 +34,9 @@ impl Store {
         let branch = self.identity().branch_id;
         let (sales, sales_truncated) = record_sql::history::sales(conn, kept, branch)?;
         let (ledger, ledger_truncated) = record_sql::history::ledger(conn, kept, branch)?;
+        // The aliases this till has pulled, without when or why (the Back
+        // Office's answer has those, and the merges an owner undid).
+        let merges = record_sql::history::aliases(conn, kept)?;
 
         Ok(CustomerHistory {
             customer: HistoryCustomer {
@@ -47,6 +51,7 @@ impl Store {
             sales_truncated,
             ledger,
             ledger_truncated,
+            merges,
             server_time: now,
         })
     }

@@ -27,6 +27,8 @@
 //!   ledger entries of the customer and of every id merged into it. Another
 //!   branch's credit-sale ledger entries arrive without their sale (sales
 //!   belong to their branch) and are kept without the link to it.
+//!   `customer_unaliased` (an owner undid a merge) deletes the alias row,
+//!   idempotently; the revived customer's state comes right after it.
 //!
 //! A change that a local constraint refuses (a product whose category has not
 //! arrived, a customer whose phone number a local customer still holds, a
@@ -424,6 +426,9 @@ fn describe(body: &ChangeBody) -> (&'static str, String) {
         ChangeBody::Category(c) => ("category", c.id.to_string()),
         ChangeBody::Customer(c) => ("customer", c.id.to_string()),
         ChangeBody::CustomerAlias { alias, .. } => ("customer_alias", alias.to_string()),
+        // The same entity as the alias it undoes: a held alias change is
+        // superseded by its undoing.
+        ChangeBody::CustomerUnaliased { alias } => ("customer_alias", alias.to_string()),
         ChangeBody::User(u) => ("user", u.id.to_string()),
         ChangeBody::Settings(_) => ("settings", "settings".to_string()),
         ChangeBody::TaxRate(t) => ("tax_rate", t.code.to_string()),
@@ -547,6 +552,7 @@ fn written_by_one_statement(body: &ChangeBody) -> bool {
             | ChangeBody::Category(_)
             | ChangeBody::TaxRate(_)
             | ChangeBody::CustomerAlias { .. }
+            | ChangeBody::CustomerUnaliased { .. }
             | ChangeBody::StockMoved(_)
             | ChangeBody::LedgerEntry(_)
     )
@@ -582,6 +588,14 @@ fn apply_one(tx: &mut Tx<'_>, body: &ChangeBody) -> Result<Applied> {
                  ON CONFLICT (alias_id) DO UPDATE SET customer_id = excluded.customer_id",
             )?
             .execute(params![alias.to_string(), customer.to_string()])?;
+            Ok(Applied::Written)
+        }
+        // An owner undid the merge on the Back Office: the id is its own
+        // customer again (its revived state follows in the feed). Deleting
+        // an alias this till does not have is nothing: idempotent.
+        ChangeBody::CustomerUnaliased { alias } => {
+            tx.prepare_cached("DELETE FROM customer_aliases WHERE alias_id = ?1")?
+                .execute([alias.to_string()])?;
             Ok(Applied::Written)
         }
         ChangeBody::User(u) => apply_user(tx, u),
@@ -1935,6 +1949,85 @@ mod tests {
             .record_customer_payment(&owner, merged, kes(450_00), PaymentMethod::Cash, None)
             .unwrap();
         assert_eq!(after.balance, kes(50_00));
+    }
+
+    #[test]
+    fn an_undone_merge_forgets_the_alias_and_splits_the_balances_idempotently() {
+        let mut k = kit();
+        let kept = CustomerId::new();
+        let alias = CustomerId::new();
+        let entry = |customer: CustomerId, minor: i64| LedgerEntryRecord {
+            id: LedgerEntryId::new(),
+            customer_id: customer,
+            branch_id: BranchId::new(),
+            device_id: DeviceId::new(),
+            kind: LedgerKind::Adjustment,
+            amount: kes(minor),
+            sale_id: None,
+            method: None,
+            reference: None,
+            user_id: None,
+            note: None,
+            created_at: T0,
+        };
+        let mut gone = customer_state(alias, "Njeri W.", Some("0712345678"), 2);
+        gone.deleted_at = Some(T0);
+        k.store
+            .apply_pulled(&page(
+                1,
+                vec![
+                    ChangeBody::Customer(customer_state(kept, "Njeri", Some("0712345678"), 1)),
+                    ChangeBody::LedgerEntry(entry(kept, 300_00)),
+                    ChangeBody::LedgerEntry(entry(alias, 200_00)),
+                    ChangeBody::Customer(gone),
+                    ChangeBody::CustomerAlias {
+                        alias,
+                        customer: kept,
+                    },
+                ],
+            ))
+            .unwrap();
+        assert_eq!(k.store.customer(kept).unwrap().balance, kes(500_00));
+        assert_eq!(k.store.canonical_customer(alias).unwrap(), kept);
+        // The offline history lists the alias it knows, without a time.
+        let merges = k.store.customer_history(kept, T0).unwrap().merges;
+        assert_eq!(merges.len(), 1);
+        assert_eq!(
+            (merges[0].alias_id, merges[0].name.as_str()),
+            (alias, "Njeri W.")
+        );
+        assert_eq!(merges[0].merged_at, None);
+
+        // An owner undid the merge: the alias goes first, then the record
+        // comes back live with another phone.
+        let revived = customer_state(alias, "Njeri W.", Some("0722000111"), 4);
+        let undo = vec![
+            ChangeBody::CustomerUnaliased { alias },
+            ChangeBody::Customer(revived.clone()),
+        ];
+        let stats = k.store.apply_pulled(&page(6, undo.clone())).unwrap();
+        assert_eq!((stats.written, stats.held), (2, 0), "{stats:?}");
+        let aliases: i64 = k
+            .store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM customer_aliases", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(aliases, 0, "the alias row is gone");
+        assert_eq!(k.store.canonical_customer(alias).unwrap(), alias);
+        assert_eq!(k.store.customer(kept).unwrap().balance, kes(300_00));
+        let back = k.store.customer(alias).unwrap();
+        assert_eq!(back.balance, kes(200_00));
+        assert!(back.deleted_at.is_none());
+        assert_eq!(back.phone, Some(PhoneNumber::parse("0722000111").unwrap()));
+        let history = k.store.customer_history(alias, T0).unwrap();
+        assert_eq!(history.customer.id, alias);
+        assert!(history.merges.is_empty());
+
+        // The same changes again (a replayed page): nothing new, no error.
+        let stats = k.store.apply_pulled(&page(8, undo)).unwrap();
+        assert_eq!(stats.held, 0, "{stats:?}");
+        assert_eq!(k.store.canonical_customer(alias).unwrap(), alias);
+        assert_eq!(k.store.search_customers("", 10).unwrap().len(), 2);
     }
 
     #[test]

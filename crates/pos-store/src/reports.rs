@@ -18,13 +18,18 @@
 //!   a plain sum over sales and reversals together.
 //! - Only this till's branch is reported (sales, expenses and ledger entries
 //!   belong to their branch), in the business currency.
+//! - The till also answers for the branch itself: which branches it knows
+//!   ([`Store::branches`], its own and those pulled from the Back Office, so
+//!   a report can name its branch and a transfer can pick its destination),
+//!   this branch's stock on hand ([`Store::stock_levels`]) and its
+//!   expenses by category ([`Store::expenses_by_category`]).
 //! - Every query reads through an index (`sales_day` on `(business_day, kind)`
 //!   and the primary keys / foreign-key indexes from there), so a report over
 //!   a day costs the same after years of trading.
 
 use chrono::NaiveDate;
 use pos_domain::{
-    BusinessDay, Currency, Money, PaymentMethod, Permission, ProductId, Quantity, UserId,
+    BranchId, BusinessDay, Currency, Money, PaymentMethod, Permission, ProductId, Quantity, UserId,
 };
 use rusqlite::params;
 use serde::Serialize;
@@ -131,6 +136,66 @@ pub struct DaySummary {
     /// [`Store::day_summary`] for the formula.
     pub expected_cash: Money,
 }
+
+/// A branch this till knows: its own, or one pulled from the Back Office
+/// (branches are shared by every branch, DESIGN.md invariant 7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BranchInfo {
+    pub id: BranchId,
+    pub code: String,
+    pub name: String,
+    /// This till's own branch.
+    pub this_branch: bool,
+    /// Removed at the Back Office: still named on old transfers, never a
+    /// destination.
+    pub deleted: bool,
+}
+
+/// The stock on hand of one stock-tracked product at this branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockLevel {
+    pub product_id: ProductId,
+    pub name: String,
+    /// The sum of this branch's movements (may be negative).
+    pub quantity: Quantity,
+    pub low_stock: Option<Quantity>,
+}
+
+impl StockLevel {
+    /// Below zero, or at or below the product's low-stock level.
+    pub fn is_low(&self) -> bool {
+        self.quantity < Quantity::ZERO || self.low_stock.is_some_and(|l| self.quantity <= l)
+    }
+}
+
+/// The live expenses of one category in a range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpenseCategoryTotal {
+    pub category: String,
+    pub count: u64,
+    pub amount: Money,
+}
+
+/// Every branch the till holds, its own first, then by name.
+const BRANCHES_SQL: &str = "
+    SELECT id, code, name, deleted_at IS NOT NULL FROM branches
+    ORDER BY id <> ?1, name, code, id";
+
+/// Live stock-tracked products with this branch's level (`?1`), by name.
+const STOCK_LEVELS_SQL: &str = "
+    SELECT p.id, p.name, COALESCE(l.quantity_milli, 0), p.low_stock_milli
+    FROM products p LEFT JOIN stock_levels l ON l.product_id = p.id AND l.branch_id = ?1
+    WHERE p.deleted_at IS NULL AND p.track_stock = 1
+    ORDER BY p.name, p.id
+    LIMIT ?2";
+
+/// This branch's live expenses in a range by category, largest first.
+const EXPENSES_BY_CATEGORY_SQL: &str = "
+    SELECT category, COUNT(*), SUM(amount_minor) AS total
+    FROM expenses
+    WHERE business_day BETWEEN ?1 AND ?2 AND deleted_at IS NULL AND branch_id = ?3
+    GROUP BY category
+    ORDER BY total DESC, category";
 
 /// Sales, voids and refunds of each business day in a range.
 const SALES_BY_DAY_SQL: &str = "
@@ -365,6 +430,76 @@ impl Store {
             credit_payments,
             expected_cash,
         })
+    }
+
+    /// The branches this till knows, its own first: the ones pulled from
+    /// the Back Office and its own (deleted ones marked). Anyone signed in
+    /// may read them; they are names, shared by every branch.
+    pub fn branches(&self) -> Result<Vec<BranchInfo>> {
+        let here = self.identity().branch_id;
+        let mut stmt = self.conn().prepare_cached(BRANCHES_SQL)?;
+        let mut rows = stmt.query([here.to_string()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: BranchId = col_parse(r, 0)?;
+            out.push(BranchInfo {
+                id,
+                code: r.get(1)?,
+                name: r.get(2)?,
+                this_branch: id == here,
+                deleted: r.get(3)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// This branch's stock on hand of every live stock-tracked product, by
+    /// name, at most `limit` (capped at [`MAX_PRODUCT_ROWS`]). Levels are
+    /// now, whatever the report's day: stock is the sum of movements, with
+    /// no history of levels kept.
+    pub fn stock_levels(&self, actor: &Actor, limit: u32) -> Result<Vec<StockLevel>> {
+        actor.require(Permission::ViewReports, "view reports")?;
+        let mut stmt = self.conn().prepare_cached(STOCK_LEVELS_SQL)?;
+        let mut rows = stmt.query(params![
+            self.identity().branch_id.to_string(),
+            limit.min(MAX_PRODUCT_ROWS)
+        ])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(StockLevel {
+                product_id: col_parse(r, 0)?,
+                name: r.get(1)?,
+                quantity: col_quantity(r, 2)?,
+                low_stock: r.get::<_, Option<i64>>(3)?.map(Quantity::from_milli),
+            });
+        }
+        Ok(out)
+    }
+
+    /// This branch's live expenses on business days `from..=to`, by
+    /// category, largest total first.
+    pub fn expenses_by_category(
+        &self,
+        actor: &Actor,
+        from: BusinessDay,
+        to: BusinessDay,
+    ) -> Result<Vec<ExpenseCategoryTotal>> {
+        let currency = self.open_report(actor, from, to)?;
+        let mut stmt = self.conn().prepare_cached(EXPENSES_BY_CATEGORY_SQL)?;
+        let mut rows = stmt.query(params![
+            from.to_string(),
+            to.to_string(),
+            self.identity().branch_id.to_string()
+        ])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(ExpenseCategoryTotal {
+                category: r.get(0)?,
+                count: count(r.get(1)?)?,
+                amount: Money::from_minor(r.get(2)?, currency)?,
+            });
+        }
+        Ok(out)
     }
 
     /// The checks every range report starts with: the role, the range, and
@@ -1084,6 +1219,7 @@ mod tests {
             ("sales by product", SALES_BY_PRODUCT_SQL),
             ("expenses of day", EXPENSES_OF_DAY_SQL),
             ("credit payments", CREDIT_PAYMENTS_SQL),
+            ("expenses by category", EXPENSES_BY_CATEGORY_SQL),
         ] {
             let plan = query_plan(s.kit.store.conn(), sql);
             assert!(
@@ -1091,5 +1227,73 @@ mod tests {
                 "{name} scans a table: {plan:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_branch_report_has_its_stock_and_its_expenses_by_category() {
+        let s = scenario();
+        let kit = &s.kit;
+        // 3 March: 15.00 cash + 40.00 M-Pesa of 'supplies' (5.00 deleted).
+        let cats = kit
+            .store
+            .expenses_by_category(&s.manager, day("2026-03-03"), day("2026-03-03"))
+            .unwrap();
+        assert_eq!(
+            cats,
+            vec![ExpenseCategoryTotal {
+                category: "supplies".into(),
+                count: 2,
+                amount: kes(55_00),
+            }]
+        );
+        assert!(matches!(
+            kit.store
+                .expenses_by_category(&s.cashier, day("2026-03-03"), day("2026-03-03")),
+            Err(StoreError::Forbidden { .. })
+        ));
+
+        // Stock is this branch's movements: coffee 2 + 1 + 3 sold, S1's 2
+        // back; mandazi 2 + 1 + 2 sold, 1 refunded.
+        let levels = kit.store.stock_levels(&s.manager, 100).unwrap();
+        let of = |id: ProductId| levels.iter().find(|l| l.product_id == id).unwrap();
+        assert_eq!(of(s.coffee).quantity, Quantity::units(-4));
+        assert_eq!(of(s.mandazi).quantity, Quantity::units(-4));
+        assert!(of(s.coffee).is_low(), "negative stock is flagged");
+        assert_eq!(kit.store.stock_levels(&s.manager, 1).unwrap().len(), 1);
+        assert!(matches!(
+            kit.store.stock_levels(&s.cashier, 10),
+            Err(StoreError::Forbidden { .. })
+        ));
+        // Another branch's movement does not count here.
+        let other = BranchId::new();
+        kit.store
+            .conn()
+            .execute_batch(&format!(
+                "INSERT INTO branches (id, code, name, hlc) VALUES ('{other}', 'CBD', 'CBD branch', '0');
+                 INSERT INTO stock_movements (id, product_id, branch_id, device_id, kind, quantity_milli, created_at)
+                 VALUES ('{}', '{}', '{other}', 'd', 'restock', 50000, 0);",
+                uuid::Uuid::now_v7(),
+                s.coffee
+            ))
+            .unwrap();
+        let levels = kit.store.stock_levels(&s.manager, 100).unwrap();
+        assert_eq!(
+            levels
+                .iter()
+                .find(|l| l.product_id == s.coffee)
+                .unwrap()
+                .quantity,
+            Quantity::units(-4)
+        );
+
+        // The branches it knows: its own first.
+        let branches = kit.store.branches().unwrap();
+        assert_eq!(branches.len(), 2);
+        assert!(branches[0].this_branch && branches[0].id == kit.store.identity().branch_id);
+        assert_eq!(
+            (branches[1].code.as_str(), branches[1].name.as_str()),
+            ("CBD", "CBD branch")
+        );
+        assert!(!branches[1].this_branch && !branches[1].deleted);
     }
 }

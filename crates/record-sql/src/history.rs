@@ -6,12 +6,15 @@
 //!
 //! The customer's records are those recorded under its id or under any id
 //! merged into it. Every row says whether it is of `this_branch`. Lists are
-//! capped, with a flag saying older rows exist.
+//! capped, with a flag saying older rows exist. [`aliases`] lists the ids
+//! merged into the customer (the till's whole answer about merges; the
+//! Back Office reads its own record of merges).
 
 use pos_domain::{BranchId, CustomerId, PaymentMethod};
 use rusqlite::{Connection, Row, params};
 use sync_protocol::history::{
-    HistoryBranch, HistoryLedgerEntry, HistorySale, MAX_HISTORY_LEDGER, MAX_HISTORY_SALES,
+    HistoryBranch, HistoryLedgerEntry, HistoryMerge, HistorySale, MAX_HISTORY_LEDGER,
+    MAX_HISTORY_SALES,
 };
 use sync_protocol::{LedgerKind, SaleKind};
 
@@ -112,6 +115,33 @@ pub fn ledger(
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(capped(rows, MAX_HISTORY_LEDGER))
+}
+
+/// The ids merged into `customer` that this database knows
+/// (`customer_aliases`), oldest record first, each with its own name and
+/// phone. Only the aliases: when and why they were merged, and merges an
+/// owner undid, are the Back Office's to tell (its `customer_merges`), so
+/// those fields are `None` here.
+pub fn aliases(conn: &Connection, customer: CustomerId) -> rusqlite::Result<Vec<HistoryMerge>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.alias_id, c.name, c.phone FROM customer_aliases a
+         JOIN customers c ON c.id = a.alias_id
+         WHERE a.customer_id = ?1
+         ORDER BY c.created_at, c.rowid",
+    )?;
+    let rows = stmt.query_map([customer.to_string()], |r| {
+        Ok(HistoryMerge {
+            alias_id: parsed(r, 0)?,
+            name: r.get(1)?,
+            phone: r.get(2)?,
+            merged_at: None,
+            reason: None,
+            alias_branch: None,
+            customer_branch: None,
+            undone_at: None,
+        })
+    })?;
+    rows.collect()
 }
 
 /// The branch in columns `i` (id), `i + 1` (code), `i + 2` (name); a branch

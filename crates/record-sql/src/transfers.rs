@@ -3,8 +3,15 @@
 //! `sent`; received, it is `received` when every line arrived as sent, else
 //! `received_with_discrepancy`, line by line.
 
-use pos_domain::{BranchId, DeviceId, ProductId, Quantity, Timestamp, TransferId, UserId};
+use pos_domain::{
+    BranchId, DeviceId, MovementKind, ProductId, Quantity, Timestamp, TransferId,
+    TransferReceiptId, UserId,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use sync_protocol::{
+    StockMovementRecord, TransferLine, TransferReceivedLine, TransferReceivedRecord,
+    TransferSentRecord,
+};
 
 use crate::read::parse_text;
 
@@ -162,4 +169,135 @@ pub fn transfers(
         .query_map(params![branch.map(|b| b.to_string()), limit], head)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     heads.into_iter().map(|h| with_lines(conn, h)).collect()
+}
+
+/// A transfer as its `transfer_sent` op carried it, for Full Cloud
+/// Synchronization: the head, the lines and the `transfer_out` movements.
+/// Movements carry no transfer id; the ones of a transfer are those its
+/// sender wrote in the same transaction: of the sending branch and device,
+/// at `sent_at`, one per line's product (each product is on one line). A
+/// line whose movement is not here is left without one, and the Back Office
+/// refuses the record, saying which line: nothing is guessed.
+pub fn sent_record(
+    conn: &Connection,
+    id: TransferId,
+) -> rusqlite::Result<Option<TransferSentRecord>> {
+    let Some(t) = transfer(conn, id)? else {
+        return Ok(None);
+    };
+    let mut record = TransferSentRecord {
+        id: t.id,
+        from_branch: t.from_branch,
+        to_branch: t.to_branch,
+        device_id: t.device_id,
+        lines: Vec::with_capacity(t.lines.len()),
+        note: t.note.clone(),
+        sent_by: t.sent_by,
+        sent_at: t.sent_at,
+        movements: Vec::with_capacity(t.lines.len()),
+    };
+    for l in &t.lines {
+        record.lines.push(TransferLine {
+            product_id: l.product_id,
+            quantity: l.sent,
+        });
+        let at = (t.from_branch, t.device_id, t.sent_at);
+        record.movements.extend(movement_of(
+            conn,
+            MovementKind::TransferOut,
+            at,
+            l.product_id,
+        )?);
+    }
+    Ok(Some(record))
+}
+
+/// A receipt as its `transfer_received` op carried it (see [`sent_record`]):
+/// its lines in the transfer's order and a `transfer_in` movement for each
+/// line that arrived.
+pub fn received_record(
+    conn: &Connection,
+    id: TransferReceiptId,
+) -> rusqlite::Result<Option<TransferReceivedRecord>> {
+    let transfer_id: Option<String> = conn
+        .prepare_cached("SELECT transfer_id FROM transfer_receipts WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    let Some(transfer_id) = transfer_id else {
+        return Ok(None);
+    };
+    let Some(t) = transfer(conn, parse_text(0, &transfer_id)?)? else {
+        return Ok(None);
+    };
+    let Some(receipt) = &t.receipt else {
+        return Ok(None);
+    };
+    let mut record = TransferReceivedRecord {
+        id,
+        transfer_id: t.id,
+        branch_id: t.to_branch,
+        device_id: receipt.device_id,
+        lines: Vec::with_capacity(t.lines.len()),
+        note: receipt.note.clone(),
+        received_by: receipt.received_by,
+        received_at: receipt.received_at,
+        movements: Vec::new(),
+    };
+    for l in &t.lines {
+        let quantity_received = l.received.unwrap_or(Quantity::ZERO);
+        record.lines.push(TransferReceivedLine {
+            product_id: l.product_id,
+            quantity_received,
+        });
+        if quantity_received != Quantity::ZERO {
+            let at = (t.to_branch, receipt.device_id, receipt.received_at);
+            record.movements.extend(movement_of(
+                conn,
+                MovementKind::TransferIn,
+                at,
+                l.product_id,
+            )?);
+        }
+    }
+    Ok(Some(record))
+}
+
+/// The `kind` movement of `product` written by `device` of `branch` at `at`.
+fn movement_of(
+    conn: &Connection,
+    kind: MovementKind,
+    (branch, device, at): (BranchId, DeviceId, Timestamp),
+    product: ProductId,
+) -> rusqlite::Result<Option<StockMovementRecord>> {
+    conn.prepare_cached(
+        "SELECT id, quantity_milli, user_id, note FROM stock_movements
+         WHERE kind = ?1 AND branch_id = ?2 AND device_id = ?3 AND created_at = ?4
+           AND product_id = ?5 AND sale_id IS NULL
+         ORDER BY id LIMIT 1",
+    )?
+    .query_row(
+        params![
+            kind.as_str(),
+            branch.to_string(),
+            device.to_string(),
+            at.as_millis(),
+            product.to_string()
+        ],
+        |r| {
+            let user: Option<String> = r.get(2)?;
+            Ok(StockMovementRecord {
+                id: parse_text(0, &r.get::<_, String>(0)?)?,
+                product_id: product,
+                branch_id: branch,
+                device_id: device,
+                kind,
+                quantity: Quantity::from_milli(r.get(1)?),
+                sale_id: None,
+                user_id: user.map(|u| parse_text(2, &u)).transpose()?,
+                note: r.get(3)?,
+                created_at: at,
+            })
+        },
+    )
+    .optional()
 }

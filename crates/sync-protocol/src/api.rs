@@ -233,6 +233,11 @@ pub enum ChangeBody {
         alias: CustomerId,
         customer: CustomerId,
     },
+    /// An owner undid the merge of `alias`: it is its own customer again.
+    /// Forget the alias (idempotent); the record's revived state follows.
+    CustomerUnaliased {
+        alias: CustomerId,
+    },
     User(UserState),
     Settings(SettingsState),
     TaxRate(TaxRateRecord),

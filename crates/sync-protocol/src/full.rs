@@ -11,7 +11,7 @@
 //!    has ([`PreviewPart`]). Stateless: any part can be asked again.
 //! 2. **Apply**, in chunks of at most [`MAX_FULL_SYNC_RECORDS`] records
 //!    ([`ApplyChunk`]): append-only records (sales, stock movements, ledger
-//!    entries) are unioned; mutable records overwrite the server's as new
+//!    entries, transfers and their receipts) are unioned; mutable records overwrite the server's as new
 //!    versions (the replaced state is kept, restorable) in
 //!    [`FullSyncMode::Overwrite`], or merge by last-writer-wins on their own
 //!    clocks in [`FullSyncMode::Restore`]. Records only on the server are
@@ -32,7 +32,8 @@ use uuid::Uuid;
 
 use crate::{
     CategoryState, CustomerState, ExpenseState, LedgerEntryRecord, ProductState, RejectCode,
-    SaleRecord, SettingsState, StockMovementRecord, TaxRateRecord, UserState,
+    SaleRecord, SettingsState, StockMovementRecord, TaxRateRecord, TransferReceivedRecord,
+    TransferSentRecord, UserState,
 };
 
 /// The most records (plus removals) one apply chunk may carry.
@@ -55,15 +56,22 @@ pub enum EntityKind {
     /// A sale, void or refund with its lines, payments, movements and ledger
     /// entry. Append-only.
     Sale,
-    /// A stock movement that is not part of a sale. Append-only.
+    /// A stock movement that is not part of a sale or a transfer. Append-only.
     StockMovement,
     /// A ledger entry that is not part of a sale. Append-only.
     LedgerEntry,
+    /// A transfer this branch sent, with its `transfer_out` movements.
+    /// Append-only.
+    Transfer,
+    /// A transfer this branch received, with its `transfer_in` movements.
+    /// Append-only; after [`EntityKind::Transfer`] (the receiving branch's
+    /// till cannot upload the transfer itself: the sender does).
+    TransferReceipt,
 }
 
 impl EntityKind {
     /// Every kind, in upload order (what others refer to comes first).
-    pub const ALL: [EntityKind; 10] = [
+    pub const ALL: [EntityKind; 12] = [
         EntityKind::Settings,
         EntityKind::TaxRate,
         EntityKind::Category,
@@ -74,6 +82,8 @@ impl EntityKind {
         EntityKind::Sale,
         EntityKind::StockMovement,
         EntityKind::LedgerEntry,
+        EntityKind::Transfer,
+        EntityKind::TransferReceipt,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +98,8 @@ impl EntityKind {
             EntityKind::Sale => "sale",
             EntityKind::StockMovement => "stock_movement",
             EntityKind::LedgerEntry => "ledger_entry",
+            EntityKind::Transfer => "transfer",
+            EntityKind::TransferReceipt => "transfer_receipt",
         }
     }
 
@@ -96,7 +108,11 @@ impl EntityKind {
     pub fn is_append_only(self) -> bool {
         matches!(
             self,
-            EntityKind::Sale | EntityKind::StockMovement | EntityKind::LedgerEntry
+            EntityKind::Sale
+                | EntityKind::StockMovement
+                | EntityKind::LedgerEntry
+                | EntityKind::Transfer
+                | EntityKind::TransferReceipt
         )
     }
 
@@ -198,6 +214,8 @@ pub enum FullRecord {
     Sale(SaleRecord),
     StockMovement(StockMovementRecord),
     LedgerEntry(LedgerEntryRecord),
+    Transfer(TransferSentRecord),
+    TransferReceipt(TransferReceivedRecord),
 }
 
 impl FullRecord {
@@ -213,6 +231,8 @@ impl FullRecord {
             FullRecord::Sale(_) => EntityKind::Sale,
             FullRecord::StockMovement(_) => EntityKind::StockMovement,
             FullRecord::LedgerEntry(_) => EntityKind::LedgerEntry,
+            FullRecord::Transfer(_) => EntityKind::Transfer,
+            FullRecord::TransferReceipt(_) => EntityKind::TransferReceipt,
         }
     }
 
@@ -229,6 +249,8 @@ impl FullRecord {
             FullRecord::Sale(s) => s.id.to_string(),
             FullRecord::StockMovement(m) => m.id.to_string(),
             FullRecord::LedgerEntry(e) => e.id.to_string(),
+            FullRecord::Transfer(t) => t.id.to_string(),
+            FullRecord::TransferReceipt(r) => r.id.to_string(),
         }
     }
 
@@ -254,7 +276,11 @@ pub fn digest(record: &FullRecord) -> String {
         copy
     }
     let json = match record {
-        FullRecord::Sale(_) | FullRecord::StockMovement(_) | FullRecord::LedgerEntry(_) => {
+        FullRecord::Sale(_)
+        | FullRecord::StockMovement(_)
+        | FullRecord::LedgerEntry(_)
+        | FullRecord::Transfer(_)
+        | FullRecord::TransferReceipt(_) => {
             return String::new();
         }
         FullRecord::Settings(s) => to_json(&unclocked(s, |s| s.hlc = Hlc::ZERO)),

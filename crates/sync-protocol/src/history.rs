@@ -40,6 +40,11 @@ pub struct CustomerHistory {
     pub ledger: Vec<HistoryLedgerEntry>,
     /// Whether older ledger entries were left out.
     pub ledger_truncated: bool,
+    /// The records merged into this customer (the same person added again,
+    /// same phone), oldest merge first, including merges an owner undid.
+    /// Absent from answers of servers that predate it: empty.
+    #[serde(default)]
+    pub merges: Vec<HistoryMerge>,
     pub server_time: Timestamp,
 }
 
@@ -53,6 +58,35 @@ pub struct HistoryCustomer {
     pub phone: Option<String>,
     /// Whether the customer was deleted (their history stays readable).
     pub deleted: bool,
+}
+
+/// A customer record merged into the one a history is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryMerge {
+    /// The merged record's own id: sales and ledger entries recorded under
+    /// it count for this customer (until the merge is undone).
+    pub alias_id: CustomerId,
+    /// The merged record's own name and phone (not the folded profile).
+    pub name: String,
+    pub phone: Option<String>,
+    /// When the Back Office merged it; `None` in a till's offline answer
+    /// (the till knows the alias, not when it was made).
+    #[serde(default)]
+    pub merged_at: Option<Timestamp>,
+    /// Why, e.g. `same phone +254712345678`; `None` offline.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The branch whose device created the merged record; `None` when the
+    /// dashboard created it or it is not known (offline).
+    #[serde(default)]
+    pub alias_branch: Option<HistoryBranch>,
+    /// The branch whose device created the kept record (this customer).
+    #[serde(default)]
+    pub customer_branch: Option<HistoryBranch>,
+    /// When an owner undid the merge: the record is its own customer again,
+    /// and its sales and ledger entries no longer count here.
+    #[serde(default)]
+    pub undone_at: Option<Timestamp>,
 }
 
 /// A branch, as a history row names it.

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use backoffice::devices::{self, DeviceKind};
 use backoffice::{AppState, Config};
 use pos_domain::{
-    Currency, CustomerId, Discount, Money, Name, Pin, ProductId, Quantity, SaleId, SystemClock,
-    TaxCode, Tender,
+    Currency, CustomerId, Discount, Money, Name, PhoneNumber, Pin, ProductId, Quantity, SaleId,
+    SystemClock, TaxCode, Tender,
 };
 use pos_store::catalog::NewProduct;
+use pos_store::customers::NewCustomer;
 use pos_store::sales::{Checkout, CheckoutLine};
 use pos_store::{Actor, Durability, Store};
 use pos_sync::{ApiKey, BackOffice, SyncConfig, SyncEngine};
@@ -153,6 +154,32 @@ impl Till {
     /// Creates a product (see [`new_product`]).
     pub fn add_product(&self, name: &str, price: i64) -> ProductId {
         self.add(new_product(name, price))
+    }
+
+    /// Registers a credit customer with a phone (typed any way a person
+    /// types it), a credit limit in minor units and optional notes.
+    pub fn add_customer(
+        &self,
+        name: &str,
+        phone: &str,
+        limit: i64,
+        notes: Option<&str>,
+    ) -> CustomerId {
+        self.store
+            .lock()
+            .unwrap()
+            .create_customer(
+                &self.owner,
+                NewCustomer {
+                    name: Name::parse("name", name).unwrap(),
+                    phone: Some(PhoneNumber::parse(phone).unwrap()),
+                    email: None,
+                    credit_limit: kes(limit),
+                    notes: notes.map(Into::into),
+                },
+            )
+            .unwrap()
+            .id
     }
 
     /// Sells `units` of `product` at `price` each on `customer`'s account.

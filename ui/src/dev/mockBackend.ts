@@ -38,6 +38,15 @@ export function installMockBackend(): void {
   ];
   const receipts: T.ReceiptView[] = [];
   const expenses: T.ExpenseView[] = [];
+  const branches: T.BranchView[] = [
+    { id: 'b1', code: 'NBI01', name: 'Nairobi CBD', thisBranch: true },
+    { id: 'b2', code: 'MSA01', name: 'Mombasa Road', thisBranch: false },
+  ];
+  const transfers: T.TransferView[] = [{
+    id: 'tr-1', fromBranch: branches[1]!, toBranch: branches[0]!, direction: 'incoming', state: 'sent', sentBy: 'Otieno',
+    sentAt: new Date().toISOString(), receivedBy: null, receivedAt: null, note: 'Weekly top-up', receiptNote: null,
+    lines: [{ lineNo: 1, productId: products[0]!.id, productName: products[0]!.name, sent: 12000, received: null, discrepancy: false }],
+  }];
   let session: T.Session | null = null;
   let locked = false;
   const sync: T.SyncStatusView = {
@@ -157,7 +166,7 @@ export function installMockBackend(): void {
         sales: [{ id: 's4', receiptNo: 'NBI01-T1-000004', kind: 'sale', branchCode: 'NBI01', branchName: 'Nairobi CBD', deviceCode: 'T1', createdAt: new Date().toISOString(), businessDay: '2026-11-30', total: 120000, onCredit: 120000, thisBranch: true }],
         salesTruncated: false,
         ledger: [{ id: 'l1', kind: 'credit_sale', amount: 120000, method: null, reference: 'NBI01-T1-000004', branchCode: 'NBI01', branchName: 'Nairobi CBD', createdAt: new Date().toISOString(), saleId: 's4', thisBranch: true }],
-        ledgerTruncated: false, asOf: new Date().toISOString(),
+        ledgerTruncated: false, merges: [], asOf: new Date().toISOString(),
       } satisfies T.CustomerHistoryView;
       case 'expenses': return expenses.filter((x) => x.businessDay >= a.from && x.businessDay <= a.to);
       case 'expense_categories': return [...new Set(expenses.map((x) => x.category))].concat(['Airtime']);
@@ -175,11 +184,48 @@ export function installMockBackend(): void {
         tax: 170345, discounts: 5000, averageSale: 29405, byMethod: [{ method: 'cash', count: 30, amount: 800000 }, { method: 'mpesa', count: 12, amount: 435000 }],
         byCashier: [{ name: 'Brian', salesCount: 42, net: 1235000 }], bestSellers: [{ name: 'Chai', quantity: 60000, net: 480000 }],
         expenses: 30000, cashExpenses: 20000, creditPayments: [{ method: 'cash', count: 1, amount: 50000 }], expectedCash: 830000,
+        branchCode: 'NBI01', branchName: 'Nairobi CBD', expensesByCategory: [{ category: 'Supplies', count: 2, amount: 30000 }],
+        stock: products.filter((x) => x.trackStock).map((x) => ({ productId: x.id, name: x.name, quantity: x.stock, lowStock: x.lowStock, low: x.stock < 0 || (x.lowStock !== null && x.stock <= x.lowStock) })),
+        stockTruncated: false,
       };
       case 'settings': return settings;
       case 'save_settings': Object.assign(settings, a.settings); return settings;
       case 'save_connection': fail('keyring_unavailable', settings.keyring.message!); return null;
       case 'test_connection': return { serverVersion: '0.4.1', serverTime: new Date().toISOString(), clockSkewMs: 420, device: 'T1', branch: 'NBI01' };
+      case 'branches': need(); return branches;
+      case 'transfers': need(); return transfers.filter((t) => a.filter === 'all' || (t.state === 'sent' && (a.filter === 'to_receive') === (t.direction === 'incoming')));
+      case 'transfer': return transfers.find((t) => t.id === a.id) ?? fail('not_found', 'No such transfer.');
+      case 'send_transfer': {
+        const s = need();
+        const i = a.transfer as T.SendTransferInput;
+        if (!i.lines.length) fail('invalid', 'The transfer has no lines; add at least one product to send.');
+        const t: T.TransferView = {
+          id: id(), fromBranch: branches[0]!, toBranch: branches.find((b) => b.id === i.toBranchId) ?? fail('invalid', 'Choose the destination branch.'),
+          direction: 'outgoing', state: 'sent', sentBy: s.user.name, sentAt: new Date().toISOString(), receivedBy: null, receivedAt: null, note: i.note, receiptNote: null,
+          lines: i.lines.map((l, n) => {
+            const pr = products.find((x) => x.id === l.productId)!;
+            pr.stock -= l.quantity;
+            return { lineNo: n + 1, productId: pr.id, productName: pr.name, sent: l.quantity, received: null, discrepancy: false };
+          }),
+        };
+        transfers.unshift(t);
+        return t;
+      }
+      case 'receive_transfer': {
+        const s = need();
+        const i = a.receipt as T.ReceiveTransferInput;
+        const t = transfers.find((x) => x.id === i.transferId) ?? fail('not_found', 'No such transfer.');
+        if (t.state !== 'sent') fail('invalid', 'This transfer has been received already.');
+        t.lines = t.lines.map((l) => {
+          const received = i.lines.find((x) => x.lineNo === l.lineNo)?.quantity ?? 0;
+          return { ...l, received, discrepancy: received !== l.sent };
+        });
+        t.state = t.lines.some((l) => l.discrepancy) ? 'received_with_discrepancy' : 'received';
+        t.receivedBy = s.user.name;
+        t.receivedAt = new Date().toISOString();
+        t.receiptNote = i.note;
+        return t;
+      }
       case 'sync_status': return sync;
       case 'push_pending': sync.pending = 0; void emit('sync-status', { ...sync }); return sync;
       case 'pull_updates': return sync;

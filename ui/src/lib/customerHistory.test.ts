@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { branchLabel, historyBanner, historyRows, OFFLINE_BANNER } from './customerHistory';
+import { branchLabel, historyBanner, historyRows, mergeLines, OFFLINE_BANNER } from './customerHistory';
 import type { CustomerHistoryView } from '../types';
 
 const view = (over: Partial<CustomerHistoryView> = {}): CustomerHistoryView => ({
@@ -14,6 +14,7 @@ const view = (over: Partial<CustomerHistoryView> = {}): CustomerHistoryView => (
     { id: 'l1', kind: 'credit_sale', amount: 50000, method: null, reference: 'WL-T1-000001', branchCode: 'WL', branchName: 'Westlands', createdAt: '2026-03-02T06:00:00.000Z', saleId: 's1', thisBranch: false },
   ],
   ledgerTruncated: false,
+  merges: [],
   asOf: '2026-03-05T06:00:00.000Z',
   ...over,
 });
@@ -56,5 +57,25 @@ describe('branchLabel', () => {
     expect(branchLabel({ branchCode: 'WL', branchName: 'Westlands' })).toBe('Westlands (WL)');
     expect(branchLabel({ branchCode: 'WL', branchName: '' })).toBe('WL');
     expect(branchLabel({ branchCode: '', branchName: '' })).toBe('Unknown branch');
+  });
+});
+
+describe('mergeLines', () => {
+  const when = (iso: string) => iso.slice(0, 10);
+  it('says who was merged, from which branch, when and why, and whether an owner undid it', () => {
+    const lines = mergeLines(view({
+      merges: [
+        { aliasId: 'a1', name: 'Mama Njeri', phone: '+254712345678', mergedAt: '2026-03-03T06:00:00.000Z', reason: 'same phone +254712345678', branchName: 'CBD', undoneAt: null },
+        { aliasId: 'a2', name: 'N. Wanjiru', phone: null, mergedAt: '2026-03-04T06:00:00.000Z', reason: null, branchName: null, undoneAt: '2026-03-05T06:00:00.000Z' },
+      ],
+    }), when);
+    expect(lines).toEqual([
+      { key: 'a1', who: 'Mama Njeri (+254712345678), added at CBD', how: 'merged 2026-03-03: same phone +254712345678', undone: false, undoneAt: null },
+      { key: 'a2', who: 'N. Wanjiru', how: 'merged 2026-03-04', undone: true, undoneAt: '2026-03-05T06:00:00.000Z' },
+    ]);
+  });
+  it("does not invent a time the till's offline answer does not have", () => {
+    const [line] = mergeLines(view({ merges: [{ aliasId: 'a1', name: 'Njeri', phone: null, mergedAt: null, reason: null, branchName: null, undoneAt: null }] }), when);
+    expect(line.how).toBe('merged (the Back Office knows when)');
   });
 });

@@ -61,3 +61,33 @@ export function branchLabel(r: Pick<HistoryRow, 'branchCode' | 'branchName'>): s
   if (r.branchName && r.branchCode) return `${r.branchName} (${r.branchCode})`;
   return r.branchName || r.branchCode || 'Unknown branch';
 }
+
+export interface MergeLine {
+  key: string;
+  /** "Mama Njeri (+254712345678), added at CBD" */
+  who: string;
+  /** "merged 30 Nov 2026, 14:05: same phone +254712345678", or "merged (time known to the Back Office)". */
+  how: string;
+  /** Undone by an owner: the record is its own customer again. */
+  undone: boolean;
+  undoneAt: string | null;
+}
+
+/**
+ * The records the Back Office merged into this customer, as the profile
+ * lists them. `when` formats a timestamp (the screen passes its date format).
+ */
+export function mergeLines(h: CustomerHistoryView, when: (iso: string) => string): MergeLine[] {
+  return h.merges.map((m) => {
+    const phone = m.phone ? ` (${m.phone})` : '';
+    const where = m.branchName ? `, added at ${m.branchName}` : '';
+    const at = m.mergedAt ? `merged ${when(m.mergedAt)}` : 'merged (the Back Office knows when)';
+    return {
+      key: m.aliasId,
+      who: `${m.name}${phone}${where}`,
+      how: m.reason ? `${at}: ${m.reason}` : at,
+      undone: m.undoneAt !== null,
+      undoneAt: m.undoneAt,
+    };
+  });
+}

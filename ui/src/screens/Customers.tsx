@@ -10,7 +10,7 @@ import { Field, Money, PageHead } from '../components/ui';
 import { useApp } from '../context';
 import { useRun } from '../hooks';
 import { formatDateTime } from '../lib/format';
-import { branchLabel, historyBanner, historyRows } from '../lib/customerHistory';
+import { branchLabel, historyBanner, historyRows, mergeLines } from '../lib/customerHistory';
 import { latest } from '../lib/latest';
 import { amountInputText, parseMoney } from '../lib/money';
 import { isMpesaCode } from '../lib/tender';
@@ -99,6 +99,7 @@ function PaymentDialog({ c, onDone, onClose }: { c: CustomerView; onDone: (c: Cu
 function BranchHistory({ h, loading, onRefresh }: { h: CustomerHistoryView | null; loading: boolean; onRefresh: () => void }) {
   const banner = h ? historyBanner(h) : null;
   const rows = h ? historyRows(h) : [];
+  const merges = h ? mergeLines(h, formatDateTime) : [];
   return (
     <section data-testid="customer-history" data-source={h?.source ?? ''}>
       <div class="section-head">
@@ -129,6 +130,20 @@ function BranchHistory({ h, loading, onRefresh }: { h: CustomerHistoryView | nul
           </table>
           {rows.length === 0 ? <p class="muted">No sales or account entries at any branch.</p> : null}
           {h.salesTruncated || h.ledgerTruncated ? <p class="muted">Older records are not shown.</p> : null}
+          {merges.length > 0 ? (
+            <div data-testid="customer-merges">
+              <h4>Merged records</h4>
+              <p class="muted">The same person was added at more than one till; the Back Office keeps one account. Only an owner can undo a merge, on the Back Office.</p>
+              <ul>
+                {merges.map((m) => (
+                  <li key={m.key} data-testid="customer-merge" data-undone={String(m.undone)}>
+                    <strong>{m.who}</strong> — {m.how}
+                    {m.undone && m.undoneAt ? <span class="badge"> undone {formatDateTime(m.undoneAt)}: a separate customer again</span> : null}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          ) : null}
         </>
       ) : loading ? <p class="muted">Loading…</p> : null}
     </section>

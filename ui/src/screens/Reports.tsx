@@ -1,4 +1,9 @@
-/** The day's figures: sales by payment method and cashier, best sellers, and the closing summary. */
+/**
+ * This branch's day: sales by payment method and cashier, best sellers,
+ * expenses by category, the closing summary, and the stock on hand now.
+ * Everything is this till's branch (named at the top): sales, expenses and
+ * stock belong to their branch.
+ */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { Money, PageHead } from '../components/ui';
@@ -19,14 +24,16 @@ export function Reports() {
 
   return (
     <div class="page">
-      <PageHead title="Reports">
+      <PageHead title={report ? `Reports — ${report.branchName}` : 'Reports'}>
         <label class="inline">Day <input type="date" data-testid="report-day" value={report?.day ?? ''} onInput={(e) => setDay(e.currentTarget.value || null)} /></label>
         <button type="button" class="secondary" disabled={busy} onClick={() => setDay(null)}>Today</button>
         <button type="button" class="secondary" onClick={() => window.print()}>Print</button>
       </PageHead>
       {!report ? <p class="muted">Loading…</p> : (
         <div class="report print-area" data-testid="day-report" data-day={report.day}>
-          <p class="muted">Business day {report.day} ({report.timeZone})</p>
+          <p class="muted" data-testid="report-branch" data-branch-code={report.branchCode}>
+            Branch <strong>{report.branchName}</strong> ({report.branchCode}) · business day {report.day} ({report.timeZone})
+          </p>
           <div class="stat-grid">
             <div class="stat"><span class="stat-label">Net sales</span><span class="stat-value" data-testid="report-net" data-amount={String(report.netSales)}><Money minor={report.netSales} /></span></div>
             <div class="stat"><span class="stat-label">Sales</span><span class="stat-value">{report.salesCount}</span></div>
@@ -60,6 +67,18 @@ export function Reports() {
               {report.bestSellers.length === 0 ? <p class="muted">No sales.</p> : null}
             </div>
           </div>
+          <div class="card" data-testid="report-expenses">
+            <h3>Expenses by category</h3>
+            <table class="table"><tbody>
+              {report.expensesByCategory.map((c) => (
+                <tr key={c.category} data-testid="report-expense-category" data-category={c.category} data-amount={String(c.amount)}>
+                  <td>{c.category}</td><td class="num">{c.count}</td><td class="num"><Money minor={c.amount} /></td>
+                </tr>
+              ))}
+              {report.expensesByCategory.length ? <tr class="total-row"><td>Total</td><td /><td class="num"><Money minor={report.expenses} /></td></tr> : null}
+            </tbody></table>
+            {report.expensesByCategory.length === 0 ? <p class="muted">No expenses recorded at this branch that day.</p> : null}
+          </div>
           <div class="card closing">
             <h3>Day closing</h3>
             <table class="table"><tbody>
@@ -68,6 +87,29 @@ export function Reports() {
               <tr><td>Cash expenses</td><td class="num">−<Money minor={report.cashExpenses} /></td></tr>
               <tr class="total-row"><td>Expected cash in drawer</td><td class="num" data-testid="report-expected-cash" data-amount={String(report.expectedCash)}><Money minor={report.expectedCash} /></td></tr>
             </tbody></table>
+          </div>
+          <div class="card" data-testid="report-stock">
+            <h3>Stock on hand at {report.branchName} (now)</h3>
+            {report.stock.length === 0 ? <p class="muted">No product tracks stock yet (tick “Track stock” on a product).</p> : (
+              <>
+                <p class="muted small">
+                  {report.stock.filter((l) => l.low).length} of {report.stock.length}{report.stockTruncated ? '+' : ''} products are low or below zero.
+                </p>
+                <table class="table">
+                  <thead><tr><th>Product</th><th class="num">In stock</th><th class="num">Low-stock level</th></tr></thead>
+                  <tbody>
+                    {report.stock.map((l) => (
+                      <tr key={l.productId} data-testid="report-stock-row" data-product-name={l.name} data-stock={String(l.quantity)} data-low={String(l.low)}>
+                        <td>{l.name}{l.low ? <span class="tag danger">low</span> : null}</td>
+                        <td class={'num' + (l.quantity < 0 ? ' neg' : '')}>{formatQuantity(l.quantity)}</td>
+                        <td class="num">{l.lowStock === null ? '—' : formatQuantity(l.lowStock)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+                {report.stockTruncated ? <p class="muted small">Only the first {report.stock.length} products (by name) are listed; see Products for the rest.</p> : null}
+              </>
+            )}
           </div>
         </div>
       )}

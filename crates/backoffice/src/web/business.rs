@@ -9,6 +9,10 @@
 //!   does ([`crate::devices::insert_branch`]). A branch's code is on every
 //!   receipt number of its tills, so it is set once (given, or made from the
 //!   name) and never reused; the name and time zone may change.
+//! - **Sync status**: per branch, the latest successful push and pull over
+//!   its connected tills, and per till; a branch none of whose tills pushed
+//!   or pulled successfully in [`SYNC_STALE_MS`] (24 h) is flagged, since its
+//!   figures here may be out of date. Revoked keys no longer count.
 //! - **Settings** are checked by the rules the till checks them with
 //!   ([`pos_domain::settings`], names, phone numbers) and written as one
 //!   `settings_changed` op carrying only the fields that changed. The currency is refused once anything is priced in
@@ -118,12 +122,86 @@ struct BranchRow {
     last_pull: Option<Timestamp>,
 }
 
+/// A branch whose tills have not synced for this long is flagged: its
+/// sales and stock on the Back Office may be out of date.
+pub const SYNC_STALE_MS: i64 = 24 * 3_600_000;
+
+/// Where a branch's (or a till's) sync stands, from its latest successful
+/// push and pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SyncHealth {
+    /// No till to sync.
+    NoTills,
+    /// A push or pull succeeded within [`SYNC_STALE_MS`].
+    Recent,
+    /// Nothing succeeded within [`SYNC_STALE_MS`] (or ever).
+    Stale,
+}
+
+impl SyncHealth {
+    /// A till counts as syncing when its last successful push *or* pull is
+    /// recent: a quiet till has nothing to push but still pulls.
+    fn of(
+        tills: i64,
+        push: Option<Timestamp>,
+        pull: Option<Timestamp>,
+        now: Timestamp,
+    ) -> SyncHealth {
+        if tills == 0 {
+            return SyncHealth::NoTills;
+        }
+        match push.max(pull) {
+            Some(t) if now.as_millis() - t.as_millis() <= SYNC_STALE_MS => SyncHealth::Recent,
+            _ => SyncHealth::Stale,
+        }
+    }
+
+    fn tag(self, testid: &str) -> Markup {
+        html! {
+            @match self {
+                SyncHealth::NoTills => span.tag data-testid=(testid) { "no tills" },
+                SyncHealth::Recent => span.tag.good data-testid=(testid) { "synced in the last 24 h" },
+                SyncHealth::Stale => span.tag.bad data-testid=(testid) title="none of its tills pushed or pulled successfully in 24 hours: its figures here may be out of date" { "no sync in 24 h" },
+            }
+        }
+    }
+}
+
+/// A connected (not revoked) till's latest successful push and pull.
+#[derive(Debug, Clone)]
+struct TillSync {
+    branch_id: BranchId,
+    name: String,
+    code: String,
+    last_push: Option<Timestamp>,
+    last_pull: Option<Timestamp>,
+}
+
+fn till_syncs(conn: &Connection) -> rusqlite::Result<Vec<TillSync>> {
+    let mut stmt = conn.prepare(
+        "SELECT branch_id, name, code, last_push_at, last_pull_at FROM devices
+         WHERE revoked_at IS NULL ORDER BY code, created_at",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(TillSync {
+            branch_id: crate::apply::col(r, 0)?,
+            name: r.get(1)?,
+            code: r.get(2)?,
+            last_push: r.get::<_, Option<i64>>(3)?.map(Timestamp::from_millis),
+            last_pull: r.get::<_, Option<i64>>(4)?.map(Timestamp::from_millis),
+        })
+    })?;
+    rows.collect()
+}
+
+/// The branches with their connected tills' latest successful push and
+/// pull (revoked keys no longer count).
 fn list_branches(conn: &Connection) -> rusqlite::Result<Vec<BranchRow>> {
     let mut stmt = conn.prepare(
         "SELECT b.id, b.code, b.name, b.time_zone,
                 (SELECT COUNT(*) FROM devices d WHERE d.branch_id = b.id AND d.revoked_at IS NULL),
-                (SELECT MAX(d.last_push_at) FROM devices d WHERE d.branch_id = b.id),
-                (SELECT MAX(d.last_pull_at) FROM devices d WHERE d.branch_id = b.id)
+                (SELECT MAX(d.last_push_at) FROM devices d WHERE d.branch_id = b.id AND d.revoked_at IS NULL),
+                (SELECT MAX(d.last_pull_at) FROM devices d WHERE d.branch_id = b.id AND d.revoked_at IS NULL)
          FROM branches b WHERE b.deleted_at IS NULL ORDER BY b.name COLLATE NOCASE",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -158,12 +236,16 @@ enum BranchAgain {
     Edit(BranchId, BranchForm, String),
 }
 
-fn branches_page(
-    user: &WebUser,
-    rows: &[BranchRow],
+/// What the branches page shows.
+struct BranchesData {
+    rows: Vec<BranchRow>,
+    tills: Vec<TillSync>,
     zone: TimeZone,
-    again: &BranchAgain,
-) -> Markup {
+    now: Timestamp,
+}
+
+fn branches_page(user: &WebUser, d: &BranchesData, again: &BranchAgain) -> Markup {
+    let (rows, zone, now) = (&d.rows, d.zone, d.now);
     let owner = user.role == Role::Owner;
     html! {
         p.muted {
@@ -178,7 +260,7 @@ fn branches_page(
         table data-testid="branches" {
             thead { tr {
                 th { "Code" } th { "Name" } th { "Time zone" } th.num { "Devices" }
-                th { "Last push" } th { "Last pull" }
+                th { "Last push" } th { "Last pull" } th { "Sync" }
             } }
             tbody {
                 @for b in rows {
@@ -204,10 +286,35 @@ fn branches_page(
                         td.num { (b.devices) }
                         td { (fmt::time_or_never(b.last_push, tz)) }
                         td { (fmt::time_or_never(b.last_pull, tz)) }
+                        td { (SyncHealth::of(b.devices, b.last_push, b.last_pull, now).tag(&format!("sync-{}", b.code))) }
                     }
                 }
                 @if rows.is_empty() {
-                    tr { td colspan="6" .muted { "No branches yet: add one here, or add a device with whiz-backoffice device add." } }
+                    tr { td colspan="7" .muted { "No branches yet: add one here, or add a device with whiz-backoffice device add." } }
+                }
+            }
+        }
+        @if !d.tills.is_empty() {
+            h2 { "Sync per till" }
+            p.muted {
+                "Each connected till's last successful push (its sales and changes reached the Back Office) and pull "
+                "(it received everyone else's). A branch is flagged when none of its tills did either in 24 hours."
+            }
+            table data-testid="till-sync" {
+                thead { tr { th { "Branch" } th { "Till" } th { "Last push" } th { "Last pull" } th { "Sync" } } }
+                tbody {
+                    @for b in rows {
+                        @let tz = TimeZone::parse(&b.zone).unwrap_or_default();
+                        @for t in d.tills.iter().filter(|t| t.branch_id == b.id) {
+                            tr data-testid={ "till-" (b.code) "-" (t.code) } {
+                                td { (b.name) }
+                                td { (t.name) " (" (t.code) ")" }
+                                td { (fmt::time_or_never(t.last_push, tz)) }
+                                td { (fmt::time_or_never(t.last_pull, tz)) }
+                                td { (SyncHealth::of(1, t.last_push, t.last_pull, now).tag(&format!("till-sync-{}-{}", b.code, t.code))) }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -239,15 +346,20 @@ async fn render_branches(
     user: &WebUser,
     again: BranchAgain,
 ) -> Result<Response, WebError> {
-    let (rows, zone) = db(state, |conn, _| {
-        Ok((list_branches(conn)?, business_zone(conn)?))
+    let data = db(state, |conn, clock| {
+        Ok(BranchesData {
+            rows: list_branches(conn)?,
+            tills: till_syncs(conn)?,
+            zone: business_zone(conn)?,
+            now: clock.now(),
+        })
     })
     .await?;
     let status = match again {
         BranchAgain::None => StatusCode::OK,
         _ => StatusCode::BAD_REQUEST,
     };
-    let body = branches_page(user, &rows, zone, &again);
+    let body = branches_page(user, &data, &again);
     Ok(page::render_status(
         status,
         user,

@@ -4,7 +4,10 @@
 //! - **Products**: a searchable list with each live branch's stock, and one
 //!   page per product with its form (name, price, codes, category, tax,
 //!   stock tracking, a picture), its stock per branch with the latest
-//!   movements, and the restock, adjustment and transfer forms.
+//!   movements, and the restock, adjustment and transfer forms. A transfer
+//!   here is a one-line stock transfer (`transfers::send_transfer`): the
+//!   goods leave the sending branch at once and reach the other when it
+//!   receives them, on its till or on `/transfers`.
 //! - **Categories**: made, renamed, reordered and deleted on one page.
 //!
 //! Values are checked with the domain's own types ([`Name`], [`Sku`],
@@ -41,7 +44,7 @@ use sync_protocol::{
 
 use super::page::{self, Nav, WebError, csrf_field, form_error};
 use super::session::{Posted, PostedMultipart, Upload, WebUser};
-use super::{fmt, write};
+use super::{fmt, transfers, write};
 use crate::apply::{business_currency, category_state, product_state};
 use crate::devices::{BRANCH_COLUMNS, Branch, branch_row};
 use crate::state::AppState;
@@ -748,8 +751,8 @@ async fn product_list(
                                 (r.sku.as_deref().unwrap_or("—"))
                                 @if let Some(b) = &r.barcode { br; span.muted { (b) } }
                             }
-                            @for l in &levels {
-                                td.num {
+                            @for (b, l) in live.iter().zip(&levels) {
+                                td.num data-testid={ "stock-" (r.id) "-" (b.id) } {
                                     @if r.track_stock { (level_cell(*l, r.low_stock)) }
                                     @else { span.muted { "not tracked" } }
                                 }
@@ -993,7 +996,8 @@ fn kind_label(kind: &str) -> &str {
     }
 }
 
-fn branch_select(name: &str, branches: &[&Branch], chosen: &str) -> Markup {
+/// A `<select>` of `branches` named `name`, `chosen` (an id) selected.
+pub(crate) fn branch_select(name: &str, branches: &[&Branch], chosen: &str) -> Markup {
     html! {
         select name=(name) {
             @for b in branches {
@@ -1098,6 +1102,10 @@ fn product_page_response(
                     }
                     @if live.len() > 1 {
                         h2 { "Transfer between branches" }
+                        p.muted {
+                            "The goods leave now; the other branch adds what it counts when it receives the transfer. "
+                            a href="/transfers" { "Stock transfers" } " has more lines at once."
+                        }
                         form.inline method="post" action=(stock_action) {
                             (csrf_field(user))
                             input type="hidden" name="action" value="transfer";
@@ -1106,7 +1114,7 @@ fn product_page_response(
                                 if transfer.to_branch_id.is_empty() { live.get(1).map_or("", |b| b.id.as_str()) } else { &transfer.to_branch_id })) }
                             label { "Quantity" input type="text" name="quantity" value=(transfer.quantity) inputmode="decimal" size="8"; }
                             label { "Note (optional)" input type="text" name="note" value=(transfer.note) maxlength="500"; }
-                            button type="submit" data-testid="transfer-submit" { "Transfer" }
+                            button type="submit" data-testid="transfer-submit" { "Send transfer" }
                         }
                     }
                 }
@@ -1266,7 +1274,7 @@ async fn save_product(
 // Stock --------------------------------------------------------------------------
 
 /// A live branch chosen in `field` of a stock form.
-fn chosen_branch<'a>(
+pub(crate) fn chosen_branch<'a>(
     branches: &'a [Branch],
     field: &str,
     id: &str,
@@ -1327,29 +1335,6 @@ fn stock_moves<'a>(
                 "stock.adjust",
             ))
         }
-        "transfer" => {
-            let from = chosen_branch(branches, "the branch to send from", &f.from_branch_id)?;
-            let to = chosen_branch(branches, "the branch to send to", &f.to_branch_id)?;
-            if from.id == to.id {
-                return Err(WebError::bad(
-                    "the branch to send to must be another branch than the one it leaves",
-                ));
-            }
-            let q = fmt::parse_qty("the quantity", &f.quantity)?;
-            if q.milli() <= 0 {
-                return Err(WebError::bad(
-                    "the quantity to transfer must be more than zero",
-                ));
-            }
-            Ok((
-                vec![
-                    (from, MovementKind::TransferOut, q.negated()),
-                    (to, MovementKind::TransferIn, q),
-                ],
-                note(false)?,
-                "stock.transfer",
-            ))
-        }
         other => Err(WebError::bad(format!(
             "'{other}' is not a stock action; use the Restock, Adjust or Transfer form"
         ))),
@@ -1364,6 +1349,9 @@ fn record_moves(
     f: &StockForm,
 ) -> Result<String, WebError> {
     let branches = branches(conn, None)?;
+    if f.action == "transfer" {
+        return send_one(conn, now, user, product, &branches, f);
+    }
     let (moves, note, action) = stock_moves(&branches, f)?;
     let mut writes = Vec::with_capacity(moves.len());
     let mut hlc = write::hlc_after(now, None);
@@ -1409,28 +1397,26 @@ fn record_moves(
         .collect::<Vec<_>>()
         .join(", ");
     let (first, _, q) = moves[0];
-    let mut flash = match action {
+    let flash = match action {
         "stock.restock" => format!(
             "Restocked {} of {} at {}: {now_text}.",
             fmt::qty(q.milli()),
             product.name,
             first.name
         ),
-        "stock.adjust" => format!(
+        _ => format!(
             "Adjusted {} at {} by {}: {now_text}.",
             product.name,
             first.name,
             fmt::qty(q.milli())
         ),
-        _ => format!(
-            "Moved {} of {} from {} to {}: {now_text}.",
-            fmt::qty(q.milli().abs()),
-            product.name,
-            first.name,
-            moves[1].0.name
-        ),
     };
-    for (b, l) in &levels {
+    Ok(below_zero(flash, &levels))
+}
+
+/// `flash` with a warning for each of `levels` (branch, quantity) below zero.
+fn below_zero(mut flash: String, levels: &[(&str, i64)]) -> String {
+    for (b, l) in levels {
         if *l < 0 {
             flash.push_str(&format!(
                 " {b} is now below zero ({}): more left than was recorded; count it and adjust.",
@@ -1438,7 +1424,42 @@ fn record_moves(
             ));
         }
     }
-    Ok(flash)
+    flash
+}
+
+/// The product page's transfer form: a one-line stock transfer
+/// (`transfers::send_transfer`). The goods leave the sending branch now
+/// and reach the other when it receives them (on its till, or on the
+/// transfer's page), in the quantity it counts.
+fn send_one(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    product: &ProductState,
+    branches: &[Branch],
+    f: &StockForm,
+) -> Result<String, WebError> {
+    let (from, to) = transfers::route(branches, &f.from_branch_id, &f.to_branch_id)?;
+    let q = fmt::parse_qty("the quantity", &f.quantity)?;
+    if q.milli() <= 0 {
+        return Err(WebError::bad(
+            "the quantity to transfer must be more than zero",
+        ));
+    }
+    let note = fmt::optional_text("the note", &f.note, MAX_NOTE_CHARS)?;
+    transfers::send_transfer(conn, now, user, (from, to), &[(product.id, q)], note)?;
+    let left = level(conn, &product.id.to_string(), &from.id)?;
+    let flash = format!(
+        "Sent {} of {} from {} to {}: {} now {}. It is in transit until {} receives it (Stock transfers).",
+        fmt::qty(q.milli()),
+        product.name,
+        from.name,
+        to.name,
+        from.name,
+        fmt::qty(left),
+        to.name
+    );
+    Ok(below_zero(flash, &[(from.name.as_str(), left)]))
 }
 
 async fn move_stock(

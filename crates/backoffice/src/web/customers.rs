@@ -4,13 +4,24 @@
 //! with the ids merged into the customer (the same person added at two
 //! branches) counted too: [`crate::customer_merge::customer_balance`]. The
 //! profile page lists the whole ledger, each entry in its branch's time zone,
-//! and the merged-in aliases.
+//! and the records merged into the customer.
 //!
 //! A manager or owner edits the name, phone, credit limit and notes: a
 //! `customer_changed` patch carrying only the fields that changed. A phone
 //! another live customer already has is refused (the till refuses it too);
 //! on the server it would merge the two accounts, which is not what an edit
 //! means.
+//!
+//! **Merged records** (`customer_merges`): every record merged into the
+//! customer, with when and why, the branch that created each, and whether
+//! the merge was undone. An **owner** (a manager is refused, 403) may undo
+//! a merge that was wrong (two people sharing a phone):
+//! `POST /customers/{id}/merges/{merge}/undo` with the phone the separated
+//! customer gets (empty: none; a valid number no live customer has, so
+//! never the kept customer's: phones are unique among live customers on
+//! every till). The first POST checks and answers the confirmation page;
+//! the confirmed one runs [`customer_merge::undo_merge`] and writes the
+//! audit row in one transaction.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -18,22 +29,29 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use maud::{Markup, html};
-use pos_domain::{Currency, CustomerId, Money, Name, PhoneNumber, TimeZone, Timestamp};
-use rusqlite::{Connection, OptionalExtension, params};
+use pos_domain::{BranchId, Currency, CustomerId, Money, Name, PhoneNumber, TimeZone, Timestamp};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Deserialize;
 use sync_protocol::{CustomerPatch, CustomerState, LedgerKind, OpBody};
 
 use super::business::{business_currency, business_zone};
 use super::page::{self, Nav, WebError, csrf_field, form_error};
-use super::session::{Posted, WebUser};
+use super::session::{Posted, Role, WebUser};
 use super::{db, fmt, write};
-use crate::customer_merge::{aliases_of, canonical_customer, customer_balance};
+use crate::apply::{ApplyError, OpContext};
+use crate::customer_merge::{
+    self, MergeBranch, MergeRecord, canonical_customer, customer_balance, merges_into,
+};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/customers", get(list))
         .route("/customers/{id}", get(show).post(update))
+        .route(
+            "/customers/{id}/merges/{merge}/undo",
+            axum::routing::post(undo_merge),
+        )
 }
 
 /// The most customers the list shows at once (search narrows it).
@@ -268,20 +286,55 @@ fn method_label(method: &str) -> &str {
     }
 }
 
-#[derive(Debug, Clone)]
-struct AliasRow {
-    id: CustomerId,
-    name: String,
-    phone: Option<String>,
-    created_at: Timestamp,
-}
-
 struct Profile {
     customer: CustomerState,
     balance: Money,
     ledger: Vec<LedgerRow>,
-    aliases: Vec<AliasRow>,
+    /// Records merged into this customer (held or undone), oldest first.
+    merges: Vec<MergeRecord>,
+    /// When this record was itself merged into another and an owner undid
+    /// it (the latest such merge).
+    separated: Option<Separated>,
     zone: TimeZone,
+}
+
+/// A merge of this record into another that an owner undid.
+#[derive(Debug, Clone)]
+struct Separated {
+    from: CustomerId,
+    from_name: String,
+    merged_at: Timestamp,
+    undone_at: Timestamp,
+    undone_by: Option<String>,
+}
+
+fn separated(conn: &Connection, id: CustomerId) -> rusqlite::Result<Option<Separated>> {
+    conn.prepare_cached(
+        "SELECT m.customer_id, c.name, m.merged_at, m.undone_at, u.name
+         FROM customer_merges m
+         JOIN customers c ON c.id = m.customer_id
+         LEFT JOIN web_users u ON u.id = m.undone_by
+         WHERE m.alias_id = ?1 AND m.undone_at IS NOT NULL
+         ORDER BY m.id DESC LIMIT 1",
+    )?
+    .query_row([id.to_string()], |r| {
+        Ok(Separated {
+            from: crate::apply::col(r, 0)?,
+            from_name: r.get(1)?,
+            merged_at: Timestamp::from_millis(r.get(2)?),
+            undone_at: Timestamp::from_millis(r.get(3)?),
+            undone_by: r.get(4)?,
+        })
+    })
+    .optional()
+}
+
+/// An undo of a merge sent back: which merge, the phone typed, and why not.
+#[derive(Debug, Clone)]
+struct MergeRefusal {
+    merge: i64,
+    phone: String,
+    message: String,
 }
 
 /// What a page of a customer that does not exist says.
@@ -303,20 +356,11 @@ fn require_customer(conn: &Connection, id: CustomerId) -> Result<(), WebError> {
 fn load_profile(conn: &Connection, id: CustomerId) -> Result<Profile, WebError> {
     require_customer(conn, id)?;
     let customer = crate::apply::customer_state(conn, id)?;
-    let mut aliases = Vec::new();
-    for alias in aliases_of(conn, id)? {
-        let s = crate::apply::customer_state(conn, alias)?;
-        aliases.push(AliasRow {
-            id: alias,
-            name: s.name.to_string(),
-            phone: s.phone.map(String::from),
-            created_at: s.created_at,
-        });
-    }
     Ok(Profile {
         balance: balance(conn, id)?,
         ledger: ledger(conn, id)?,
-        aliases,
+        merges: merges_into(conn, id)?,
+        separated: separated(conn, id)?,
         zone: business_zone(conn)?,
         customer,
     })
@@ -345,11 +389,76 @@ impl CustomerForm {
     }
 }
 
+/// "Westlands (WES)", or "—" for a record the dashboard made or an unknown.
+fn branch_label(b: Option<&MergeBranch>) -> String {
+    match b {
+        Some(b) if !b.name.is_empty() => format!("{} ({})", b.name, b.code),
+        Some(b) => b.id.to_string(),
+        None => "—".to_string(),
+    }
+}
+
+/// The "Merged records" section: each record merged into `p`'s customer,
+/// with an owner's "Undo merge" form for each merge that holds.
+fn merged_records(user: &WebUser, p: &Profile, refusal: Option<&MergeRefusal>) -> Markup {
+    let c = &p.customer;
+    let owner = user.role == Role::Owner;
+    html! {
+        h2 { "Merged records" }
+        p.muted { "The same person was added again at a branch (same phone), so the Back Office merged that record into this one: while merged, its sales and ledger entries count here. If a merge was wrong (two people sharing a phone), an owner can undo it: the record becomes its own customer again, with its own ledger." }
+        table data-testid="merges" {
+            thead { tr {
+                th { "Merged record" } th { "Its phone" } th { "Created at" } th { "Merged" } th { "Status" }
+            } }
+            tbody {
+                @for m in &p.merges {
+                    tr data-testid={ "merge-" (m.alias) } {
+                        td {
+                            @if m.undone_at.is_some() { a href={ "/customers/" (m.alias) } { (m.alias_name) } }
+                            @else { (m.alias_name) }
+                            br; code { (m.alias) }
+                        }
+                        td { (m.alias_phone.as_deref().unwrap_or("—")) }
+                        td {
+                            "merged record: " (branch_label(m.alias_branch.as_ref()))
+                            br; span.muted { "this customer: " (branch_label(m.customer_branch.as_ref())) }
+                        }
+                        td { (fmt::time(m.merged_at, p.zone)) br; span.muted { (m.reason) } }
+                        td {
+                            @if let Some(at) = m.undone_at {
+                                span.tag data-testid="merge-status" { "undone" }
+                                " " (fmt::time(at, p.zone))
+                                @if let Some(who) = &m.undone_by_name { " by " (who) }
+                            } @else {
+                                span.tag.good data-testid="merge-status" { "merged" }
+                                @if owner {
+                                    @let typed = refusal.filter(|r| r.merge == m.id);
+                                    (form_error(typed.map(|r| r.message.as_str())))
+                                    form.inline method="post" action={ "/customers/" (c.id) "/merges/" (m.id) "/undo" }
+                                        data-testid={ "undo-merge-" (m.alias) } {
+                                        (csrf_field(user))
+                                        label { "Phone it gets (empty: none)"
+                                            input type="tel" name="phone" value=(typed.map_or("", |r| r.phone.as_str())) placeholder="0722 000 111"; }
+                                        button type="submit" { "Undo merge…" }
+                                    }
+                                } @else {
+                                    br; span.muted { "Only an owner can undo a merge." }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn profile_page(
     user: &WebUser,
     p: &Profile,
     form: Option<&CustomerForm>,
     error: Option<&str>,
+    refusal: Option<&MergeRefusal>,
 ) -> Markup {
     let c = &p.customer;
     let code = c.credit_limit.currency().code().to_string();
@@ -363,8 +472,22 @@ fn profile_page(
             Some(*sum)
         })
         .collect();
+    // A refused undo shows next to its form, or on top when the merge has
+    // no form (already undone, or moved to another customer).
+    let shown_inline = refusal.is_some_and(|r| {
+        user.role == Role::Owner && p.merges.iter().any(|m| m.id == r.merge && m.is_current())
+    });
     html! {
         p { a href="/customers" { "← All credit customers" } }
+        @if !shown_inline { (form_error(refusal.map(|r| r.message.as_str()))) }
+        @if let Some(sep) = &p.separated {
+            div.notice data-testid="separated" {
+                "This record was merged into " a href={ "/customers/" (sep.from) } { (sep.from_name) }
+                " on " (fmt::time(sep.merged_at, p.zone)) " (same phone); "
+                @if let Some(who) = &sep.undone_by { (who) } @else { "an owner" }
+                " undid that on " (fmt::time(sep.undone_at, p.zone)) ", so it is a customer of its own again."
+            }
+        }
         @if c.deleted_at.is_some() {
             div.notice data-testid="deleted" { "This customer was deleted at a till. The ledger stays for the record." }
         }
@@ -408,23 +531,7 @@ fn profile_page(
                 }
             }
         }
-        @if !p.aliases.is_empty() {
-            h2 { "Merged in" }
-            p.muted { "The same person was added again at a branch (same phone); those records were merged into this one, and their ledger entries count in the balance above." }
-            table data-testid="aliases" {
-                thead { tr { th { "Name" } th { "Phone" } th { "Added" } th { "Id" } } }
-                tbody {
-                    @for a in &p.aliases {
-                        tr {
-                            td { (a.name) }
-                            td { (a.phone.as_deref().unwrap_or("—")) }
-                            td { (fmt::time(a.created_at, p.zone)) }
-                            td { code { (a.id) } }
-                        }
-                    }
-                }
-            }
-        }
+        @if !p.merges.is_empty() { (merged_records(user, p, refusal)) }
         @if c.deleted_at.is_none() {
             h2 { "Edit" }
             section.panel {
@@ -443,20 +550,24 @@ fn profile_page(
 }
 
 /// Customer `id`'s page; 400 when the edit form is sent back with its
-/// refusal.
+/// refusal, or an undo of a merge with its.
 async fn render_profile(
     state: &AppState,
     user: &WebUser,
     id: CustomerId,
     again: Option<(CustomerForm, String)>,
+    merge_refusal: Option<MergeRefusal>,
 ) -> Result<Response, WebError> {
     let p = db(state, move |conn, _| load_profile(conn, id)).await?;
     let title = p.customer.name.to_string();
-    let (status, form, refusal) = match &again {
+    let (mut status, form, refusal) = match &again {
         Some((form, m)) => (StatusCode::BAD_REQUEST, Some(form), Some(m.as_str())),
         None => (StatusCode::OK, None, None),
     };
-    let body = profile_page(user, &p, form, refusal);
+    if merge_refusal.is_some() {
+        status = StatusCode::BAD_REQUEST;
+    }
+    let body = profile_page(user, &p, form, refusal, merge_refusal.as_ref());
     Ok(page::render_status(
         status,
         user,
@@ -477,7 +588,7 @@ async fn show(
     if kept != id {
         return Ok(page::redirect(&format!("/customers/{kept}")));
     }
-    render_profile(&state, &user, id, None).await
+    render_profile(&state, &user, id, None, None).await
 }
 
 /// The form checked: the patch of the fields that change.
@@ -576,6 +687,223 @@ async fn update(
             &format!("/customers/{id}"),
             saved.as_deref(),
         )),
-        Err(e) => render_profile(&state, &user, id, Some((form, e.refusal()?))).await,
+        Err(e) => render_profile(&state, &user, id, Some((form, e.refusal()?)), None).await,
     }
+}
+
+// Undoing a merge ------------------------------------------------------------
+
+/// What a merge undo would do, checked: shown on the confirmation page and
+/// done once confirmed.
+#[derive(Debug, Clone)]
+struct UndoPlan {
+    alias: CustomerId,
+    alias_name: String,
+    kept_name: String,
+    phone: Option<PhoneNumber>,
+    /// What each will owe once separated (the alias's own ledger; the rest).
+    alias_owes: Money,
+    kept_owes: Money,
+}
+
+/// A merge that does not exist (or not into this customer).
+const NO_SUCH_MERGE: &str = "there is no such merge of this customer";
+
+/// Checks an undo of merge `merge` into customer `id` giving the separated
+/// record `phone` (as typed): the merge holds, and the phone is empty or a
+/// valid number no live customer has (so never the kept customer's).
+fn plan_undo(
+    conn: &Connection,
+    id: CustomerId,
+    merge: i64,
+    phone: &str,
+) -> Result<UndoPlan, WebError> {
+    require_customer(conn, id)?;
+    let m = customer_merge::merge_record(conn, merge)?
+        .filter(|m| m.customer == id)
+        .ok_or_else(|| WebError::not_found(NO_SUCH_MERGE))?;
+    let zone = business_zone(conn)?;
+    if let Some(at) = m.undone_at {
+        let who = m.undone_by_name.as_deref().unwrap_or("an owner");
+        return Err(WebError::bad(format!(
+            "this merge was already undone ({} by {who}): {} is its own customer again",
+            fmt::time(at, zone),
+            m.alias_name
+        )));
+    }
+    if m.superseded_at.is_some() {
+        return Err(WebError::bad(format!(
+            "{} was merged into another customer since; undo the merge on that customer's page",
+            m.alias_name
+        )));
+    }
+    let kept = crate::apply::customer_state(conn, id)?;
+    let phone = match phone.trim() {
+        "" => None,
+        t => Some(PhoneNumber::parse(t).map_err(|_| {
+            WebError::bad(format!(
+                "the phone '{t}' is not a phone number; write it like 0712 345 678 or +254 712 345 678, or leave it empty for none"
+            ))
+        })?),
+    };
+    if let Some(p) = &phone {
+        let holder: Option<(String, String)> = conn
+            .query_row(
+                "SELECT id, name FROM customers
+                 WHERE phone = ?1 AND id <> ?2 AND deleted_at IS NULL LIMIT 1",
+                params![p.as_str(), m.alias.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match holder {
+            Some((holder, name)) if holder == id.to_string() => {
+                return Err(WebError::bad(format!(
+                    "{p} is the phone of {name}, who stays as they are; a phone belongs to one live customer on every till, so give {} another number or none",
+                    m.alias_name
+                )));
+            }
+            Some((_, name)) => {
+                return Err(WebError::bad(format!(
+                    "the phone {p} is already the number of customer '{name}'; one person has one account, so check the number"
+                )));
+            }
+            None => {}
+        }
+    }
+    let own: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(amount_minor), 0) FROM customer_ledger WHERE customer_id = ?1",
+        [m.alias.to_string()],
+        |r| r.get(0),
+    )?;
+    let total = balance(conn, id)?;
+    let currency = total.currency();
+    let money = |minor: i64| Money::from_minor(minor, currency).map_err(|e| WebError::internal(&e));
+    Ok(UndoPlan {
+        alias: m.alias,
+        alias_name: m.alias_name,
+        kept_name: kept.name.to_string(),
+        phone,
+        alias_owes: money(own)?,
+        kept_owes: money(total.minor() - own)?,
+    })
+}
+
+/// `POST /customers/{id}/merges/{merge}/undo` (owners only): the first POST
+/// checks and asks; the confirmed one (`confirm=yes`) separates the record.
+async fn undo_merge(
+    State(state): State<AppState>,
+    Path((id, merge)): Path<(String, String)>,
+    posted: Posted<std::collections::HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let Posted { user, form } = posted;
+    WebError::require_owner(&user)?;
+    let id: CustomerId = page::path_id(&id, NO_SUCH_CUSTOMER)?;
+    let merge: i64 = page::path_id(&merge, NO_SUCH_MERGE)?;
+    let confirmed = page::is_confirmed(&form);
+    let typed = form.get("phone").cloned().unwrap_or_default();
+    let who = user.clone();
+    let phone = typed.clone();
+    let result = db(&state, move |conn, clock| {
+        let now = clock.now();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let plan = plan_undo(&tx, id, merge, &phone)?;
+        if !confirmed {
+            return Ok((plan, false));
+        }
+        let body = OpBody::CustomerChanged(CustomerPatch::new(plan.alias));
+        let ctx = OpContext {
+            device: write::DASHBOARD_DEVICE,
+            // Customers are shared: no branch check looks at it.
+            branch: BranchId::from_uuid(uuid::Uuid::nil()),
+            hlc: write::hlc_for(&tx, now, &body)?,
+            created_at: now,
+            now,
+        };
+        match customer_merge::undo_merge(&tx, &ctx, merge, plan.phone.as_ref(), &who.id) {
+            Ok(_) => {}
+            Err(ApplyError::Reject { reason, .. }) => return Err(WebError::BadInput(reason)),
+            Err(ApplyError::Db(e)) => return Err(WebError::internal(&e)),
+        }
+        let phone = plan
+            .phone
+            .as_ref()
+            .map_or("no phone".to_string(), |p| p.to_string());
+        let detail = format!(
+            "undid the merge of {} into {} ({}); it is a customer again with {phone}",
+            plan.alias_name, plan.kept_name, id
+        );
+        write::audit(
+            &tx,
+            now,
+            &who,
+            "customer.unmerge",
+            "customer",
+            &plan.alias.to_string(),
+            &detail,
+        )?;
+        tx.commit()?;
+        Ok((plan, true))
+    })
+    .await;
+    match result {
+        Ok((plan, false)) => Ok(confirm_undo(&user, id, merge, &plan, &typed)),
+        Ok((plan, true)) => Ok(page::redirect_with_flash(
+            &format!("/customers/{id}"),
+            &format!(
+                "Merge undone: {} is a separate customer again; every till gets it on its next sync.",
+                plan.alias_name
+            ),
+        )),
+        Err(e) => {
+            let message = e.refusal()?;
+            let refusal = MergeRefusal {
+                merge,
+                phone: typed,
+                message,
+            };
+            render_profile(&state, &user, id, None, Some(refusal)).await
+        }
+    }
+}
+
+/// The page asking before a merge is undone.
+fn confirm_undo(
+    user: &WebUser,
+    id: CustomerId,
+    merge: i64,
+    plan: &UndoPlan,
+    typed: &str,
+) -> Response {
+    let question = format!(
+        "Separate {} from {} again?",
+        plan.alias_name, plan.kept_name
+    );
+    let action = format!("/customers/{id}/merges/{merge}/undo");
+    let cancel = format!("/customers/{id}");
+    let phone = plan
+        .phone
+        .as_ref()
+        .map_or("no phone".to_string(), |p| format!("the phone {p}"));
+    page::confirm_page(
+        user,
+        Nav::Customers,
+        page::Confirm {
+            title: "Undo a customer merge?",
+            question: &question,
+            what_happens: html! {
+                p { (plan.alias_name) " becomes a customer of their own again, with " (phone) "." }
+                p { "The sales and ledger entries recorded under " (plan.alias_name) " were never rewritten, so they go back to them: "
+                    (plan.alias_name) " will owe " strong { (plan.alias_owes.to_string()) } " and "
+                    (plan.kept_name) " " strong { (plan.kept_owes.to_string()) } "." }
+                p { (plan.kept_name) "'s profile stays as it is: what the merge folded into it (a name, notes, the credit limit) is not taken back; edit it if needed." }
+                p { "Every till gets this on its next sync. If a till later adds a customer with "
+                    (plan.alias_name) "'s new phone, the two are merged again (one phone, one account)." }
+            },
+            action_url: &action,
+            hidden: &[("phone", typed)],
+            confirm_label: "Undo the merge",
+            testid: None,
+            cancel_url: &cancel,
+        },
+    )
 }

@@ -9,7 +9,7 @@
 //! - The month's best sellers by revenue, net of voids and refunds.
 //! - The last 30 days as a bar chart, an SVG drawn here (no script).
 //! - Low stock: tracked products at or under their alert level in a
-//!   branch, and any below zero.
+//!   branch, and any below zero; stock transfers still in transit.
 //!
 //! `?branch=<id>` narrows everything to one branch. A business with no
 //! sales yet is told how to connect its first till instead.
@@ -150,6 +150,8 @@ struct Dashboard {
     chart: Vec<DayTotal>,
     low: Vec<LowStock>,
     low_more: bool,
+    /// Stock transfers from or to the chosen branches not received yet.
+    in_transit: i64,
     any_sales: bool,
     any_devices: bool,
     now: Timestamp,
@@ -310,6 +312,17 @@ fn low_stock(conn: &Connection, branch: Option<&str>) -> rusqlite::Result<Vec<Lo
     rows.collect()
 }
 
+/// How many transfers from or to `branch` (any when `None`) are sent but
+/// not received.
+fn in_transit(conn: &Connection, branch: Option<&str>) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM transfers t
+         WHERE (?1 IS NULL OR t.from_branch_id = ?1 OR t.to_branch_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM transfer_receipts r WHERE r.transfer_id = t.id)",
+    )?
+    .query_row([branch], |r| r.get(0))
+}
+
 fn load(
     conn: &Connection,
     now: Timestamp,
@@ -377,6 +390,7 @@ fn load(
         })
         .collect();
 
+    let in_transit = in_transit(conn, selected.as_deref())?;
     let mut low = low_stock(conn, selected.as_deref())?;
     let low_more = low.len() > LOW_STOCK_ROWS;
     low.truncate(LOW_STOCK_ROWS);
@@ -399,6 +413,7 @@ fn load(
         chart,
         low,
         low_more,
+        in_transit,
         any_sales,
         any_devices,
         now,
@@ -533,6 +548,16 @@ fn body(d: &Dashboard) -> Markup {
             }
         }
         (low_stock_section(d))
+        @if d.in_transit > 0 {
+            @let link = match &d.selected {
+                Some(b) => format!("/transfers?state=sent&branch={b}"),
+                None => "/transfers?state=sent".to_string(),
+            };
+            p.notice data-testid="in-transit" {
+                a href=(link) { (plural(d.in_transit, "stock transfer is", "stock transfers are")) " in transit" }
+                ": sent, and not received yet at the other branch."
+            }
+        }
         p.muted { "As of " (fmt::time(d.now, d.zone)) " (" (d.zone.name()) ")." }
     }
 }

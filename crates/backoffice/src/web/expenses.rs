@@ -38,24 +38,32 @@ pub fn routes() -> Router<AppState> {
 /// The most rows the table shows (the totals always cover the whole range).
 const ROW_LIMIT: i64 = 1000;
 
+/// A branch and a range of business days, as typed (also the filter of
+/// the branch reports, [`super::reports`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Filter {
     #[serde(default)]
-    branch: String,
+    pub(crate) branch: String,
     #[serde(default)]
-    from: String,
+    pub(crate) from: String,
     #[serde(default)]
-    to: String,
+    pub(crate) to: String,
 }
 
 /// The filter checked: the branch (or every branch) and the days.
-struct Range {
-    branch: Option<BranchId>,
-    from: NaiveDate,
-    to: NaiveDate,
+pub(crate) struct Range {
+    pub(crate) branch: Option<BranchId>,
+    pub(crate) from: NaiveDate,
+    pub(crate) to: NaiveDate,
 }
 
-fn check_filter(conn: &Connection, f: &Filter, today: NaiveDate) -> Result<Range, WebError> {
+/// Checks a [`Filter`]: the days default to the month so far (`today` is
+/// the business's), the branch must be one of the business's.
+pub(crate) fn check_filter(
+    conn: &Connection,
+    f: &Filter,
+    today: NaiveDate,
+) -> Result<Range, WebError> {
     let from = match f.from.trim() {
         "" => today.with_day(1).unwrap_or(today),
         t => fmt::parse_date("from", t)?,

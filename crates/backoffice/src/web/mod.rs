@@ -9,10 +9,20 @@
 //!   ([`crate::apply::apply_op`]) so tills pull it like any other.
 //! - [`fmt`]: showing and parsing money, quantities, dates and text.
 //! - Pages: [`dashboard`] (`/`), [`catalog`] (`/products`, `/categories`,
-//!   stock), [`sales`] (`/sales`, CSV), [`customers`], [`expenses`],
-//!   [`till_users`] (`/users`), [`business`] (`/branches`, `/settings`),
+//!   stock: restock, adjust, and a one-line transfer), [`transfers`]
+//!   (`/transfers` filtered by branch and state, `/transfers/new` to send,
+//!   `/transfers/{id}` with its lines and the receive form,
+//!   `/transfers/{id}/receive`), [`sales`] (`/sales`, CSV), [`customers`],
+//!   [`expenses`], [`reports`] (`/reports`: sales, expenses and stock side by
+//!   side, a column per branch and one for all), [`till_users`] (`/users`),
+//!   [`business`] (`/branches` with each branch's and till's last successful
+//!   push and pull, a branch quiet for 24 h flagged; `/settings`),
 //!   [`devices`] (`/devices`: keys and QR codes), [`sync_log`]
 //!   (`/sync-log`, `/sync-exceptions`).
+//! - Stock transfers are written as the branch they belong to: the sending
+//!   branch's `transfer_sent`, the receiving branch's `transfer_received`
+//!   ([`write::apply_for`]), so [`crate::apply`]'s branch checks hold for the
+//!   dashboard as for a till.
 //!
 //! Every page needs a signed-in account; every change is a POST with the
 //! session's CSRF token and answers with a redirect (or the form again, with
@@ -26,10 +36,12 @@ pub mod devices;
 pub mod expenses;
 pub mod fmt;
 pub mod page;
+pub mod reports;
 pub mod sales;
 pub mod session;
 pub mod sync_log;
 pub mod till_users;
+pub mod transfers;
 pub mod write;
 
 use axum::Router;
@@ -53,9 +65,11 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/app.css", get(stylesheet))
         .merge(dashboard::routes())
         .merge(catalog::routes())
+        .merge(transfers::routes())
         .merge(sales::routes())
         .merge(customers::routes())
         .merge(expenses::routes())
+        .merge(reports::routes())
         .merge(till_users::routes())
         .merge(business::routes())
         .merge(devices::routes())

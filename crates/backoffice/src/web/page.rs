@@ -18,9 +18,11 @@ pub enum Nav {
     Dashboard,
     Products,
     Categories,
+    Transfers,
     Sales,
     Customers,
     Expenses,
+    Reports,
     Users,
     Branches,
     Devices,
@@ -31,13 +33,15 @@ pub enum Nav {
 
 impl Nav {
     /// In menu order: each group's links together.
-    const ALL: [Nav; 12] = [
+    const ALL: [Nav; 14] = [
         Nav::Dashboard,
         Nav::Sales,
         Nav::Customers,
         Nav::Expenses,
+        Nav::Reports,
         Nav::Products,
         Nav::Categories,
+        Nav::Transfers,
         Nav::Users,
         Nav::Branches,
         Nav::Devices,
@@ -51,6 +55,8 @@ impl Nav {
             Nav::Dashboard => "/",
             Nav::Products => "/products",
             Nav::Categories => "/categories",
+            Nav::Transfers => "/transfers",
+            Nav::Reports => "/reports",
             Nav::Sales => "/sales",
             Nav::Customers => "/customers",
             Nav::Expenses => "/expenses",
@@ -68,6 +74,8 @@ impl Nav {
             Nav::Dashboard => "Dashboard",
             Nav::Products => "Products & stock",
             Nav::Categories => "Categories",
+            Nav::Transfers => "Stock transfers",
+            Nav::Reports => "Branch reports",
             Nav::Sales => "Sales",
             Nav::Customers => "Credit customers",
             Nav::Expenses => "Expenses",
@@ -92,8 +100,10 @@ impl Nav {
     /// [`Nav::ALL`]).
     fn group(self) -> &'static str {
         match self {
-            Nav::Dashboard | Nav::Sales | Nav::Customers | Nav::Expenses => "Business",
-            Nav::Products | Nav::Categories => "Inventory",
+            Nav::Dashboard | Nav::Sales | Nav::Customers | Nav::Expenses | Nav::Reports => {
+                "Business"
+            }
+            Nav::Products | Nav::Categories | Nav::Transfers => "Inventory",
             Nav::Users | Nav::Branches | Nav::Devices | Nav::Settings => "Settings",
             Nav::SyncLog | Nav::SyncExceptions => "Sync",
         }

@@ -899,7 +899,7 @@ fn detail_body(s: &Detail) -> Markup {
 // CSV ------------------------------------------------------------------------
 
 /// `1250.50` from minor units: no grouping, so a spreadsheet reads a number.
-fn decimal(minor: i64, currency: &str) -> String {
+pub(crate) fn decimal(minor: i64, currency: &str) -> String {
     let exponent = Currency::from_code(currency).map_or(2, |c| c.exponent());
     let per = Currency::from_code(currency).map_or(100, |c| c.minor_per_major());
     let sign = if minor < 0 { "-" } else { "" };
@@ -938,12 +938,15 @@ fn push_raw(out: &mut String, text: &str) {
     }
 }
 
-enum Cell<'a> {
+/// A CSV cell: text (quoted as needed, guarded against formulas) or a
+/// number written as it is.
+pub(crate) enum Cell<'a> {
     Text(&'a str),
     Number(String),
 }
 
-fn push_row(out: &mut String, cells: &[Cell<'_>]) {
+/// Appends one CSV line of `cells`.
+pub(crate) fn push_row(out: &mut String, cells: &[Cell<'_>]) {
     for (i, c) in cells.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -1067,6 +1070,11 @@ async fn csv(
         csv_text(conn, &filters)
     })
     .await?;
+    Ok(csv_download(&name, text))
+}
+
+/// A CSV file to download as `name`, kept by no cache.
+pub(crate) fn csv_download(name: &str, text: String) -> Response {
     let mut res = text.into_response();
     let headers = res.headers_mut();
     headers.insert(
@@ -1077,7 +1085,7 @@ async fn csv(
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         headers.insert(CONTENT_DISPOSITION, v);
     }
-    Ok(res)
+    res
 }
 
 #[cfg(test)]

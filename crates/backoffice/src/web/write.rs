@@ -149,10 +149,26 @@ pub fn apply_one(
     action: &str,
     detail: String,
 ) -> Result<(), WebError> {
+    apply_for(conn, now, user, None, body, action, detail)
+}
+
+/// [`apply_one`] for a record that belongs to `branch` (a stock transfer is
+/// sent by its sending branch and received by its receiving one): the op
+/// is applied as if a device of that branch had pushed it, so the branch
+/// checks of [`apply_op`] hold for the dashboard too.
+pub fn apply_for(
+    conn: &mut Connection,
+    now: Timestamp,
+    user: &WebUser,
+    branch: Option<BranchId>,
+    body: OpBody,
+    action: &str,
+    detail: String,
+) -> Result<(), WebError> {
     let hlc = hlc_for(conn, now, &body)?;
     let change = Write {
         body,
-        branch: None,
+        branch,
         hlc,
         action,
         detail,
