@@ -302,7 +302,12 @@ async function transferStock(page, base, shots, product, from, to) {
   await waitFor(page, sel('transfer-send-form'), 'the send-a-transfer page');
   await choose(page, 'from_branch_id', from, '/transfers/new');
   await choose(page, 'to_branch_id', to, '/transfers/new');
-  await choose(page, 'product_1', product, '/transfers/new');
+  // One shared <datalist> offers the products; the line's field takes the
+  // product's SKU, barcode or exact name, typed.
+  if (await page.locator('datalist#transfer-products option').count() === 0) {
+    fail(`/transfers/new offers no products in its list ${await describe(page)}`);
+  }
+  await page.fill('input[name=product_1]', product);
   await page.fill('input[name=quantity_1]', TRANSFER_SENT);
   const more = await clickAndLoad(page, page.locator(sel('transfer-add-line')), 'Add a line');
   expectOk(more, 'the send form with one more line');
@@ -310,6 +315,10 @@ async function transferStock(page, base, shots, product, from, to) {
   const kept = await page.locator('input[name=quantity_1]').inputValue();
   if (kept !== TRANSFER_SENT) {
     fail(`Add a line lost the typed quantity: line 1 shows "${kept}", not ${TRANSFER_SENT}`);
+  }
+  const keptProduct = await page.locator('input[name=product_1]').inputValue();
+  if (keptProduct !== product) {
+    fail(`Add a line lost the typed product: line 1 shows "${keptProduct}", not "${product}"`);
   }
   await shots.take(page, 'transfer-form');
   const sent = await clickAndLoad(page, page.locator(sel('transfer-send')), 'Send the transfer');

@@ -170,14 +170,19 @@ expectedCash: number,
  */
 expensesByCategory: Array<ExpenseCategoryView>, 
 /**
- * Stock on hand now (not at the end of `day`) of every stock-tracked
- * product, by name.
+ * Stock on hand now (not at the end of `day`) of the stock-tracked
+ * products: below zero first, then out, then low, then the rest (each
+ * by name), at most a few hundred, so what needs attention is never cut.
  */
 stock: Array<StockLevelView>, 
 /**
  * More products track stock than `stock` lists.
  */
-stockTruncated: boolean, };
+stockTruncated: boolean, 
+/**
+ * Counted over all of them, not only those `stock` lists.
+ */
+stockSummary: StockSummaryView, };
 
 export type DiscountInput = { "kind": "none" } | { "kind": "percent", basis_points: number, } | { "kind": "amount", amount: number, };
 
@@ -396,6 +401,24 @@ quantity: number, lowStock: number | null,
  * Below zero, or at or below its low-stock level.
  */
 low: boolean, };
+
+/**
+ * Counts over every live stock-tracked product at this branch, however many
+ * the report lists. `low`, `out` and `belowZero` never overlap.
+ */
+export type StockSummaryView = { tracked: number, 
+/**
+ * Above zero, at or below the product's low-stock level.
+ */
+low: number, 
+/**
+ * Exactly zero on hand.
+ */
+out: number, 
+/**
+ * Below zero.
+ */
+belowZero: number, };
 
 export type StocktakeLineView = { productId: string, name: string, expected: number, counted: number, difference: number, };
 

@@ -522,6 +522,16 @@ fn apply_movement(conn: &Connection, ctx: &OpContext, m: &StockMovementRecord) -
     if exists(conn, "stock_movements", &m.id.to_string())? {
         return Ok(());
     }
+    if matches!(
+        m.kind,
+        pos_domain::MovementKind::TransferOut | pos_domain::MovementKind::TransferIn
+    ) {
+        return invalid(format!(
+            "stock movement {} is a {}: a transfer's movements come with its transfer_sent or transfer_received, never on their own",
+            m.id,
+            m.kind.as_str()
+        ));
+    }
     check_movement(conn, m)?;
     if let Some(sale) = m.sale_id {
         require(conn, "sales", "sale", &sale.to_string())?;
@@ -592,6 +602,7 @@ fn apply_transfer_sent(conn: &Connection, ctx: &OpContext, t: &TransferSentRecor
             ));
         }
     }
+    movements_not_recorded(conn, &what, &t.movements)?;
     record_sql::insert_transfer_sent(conn, t)?;
     for m in &t.movements {
         record_sql::insert_movement(conn, m)?;
@@ -606,6 +617,25 @@ fn apply_transfer_sent(conn: &Connection, ctx: &OpContext, t: &TransferSentRecor
         ..t.clone()
     };
     ctx.record(conn, ChangeBody::TransferSent(copy), Some(t.to_branch))
+}
+
+/// Refuses a transfer or receipt whose movements the server already holds
+/// (recorded on their own, or by another record): inserting them again
+/// would fail, and counting them twice would be wrong.
+fn movements_not_recorded(
+    conn: &Connection,
+    what: &str,
+    movements: &[StockMovementRecord],
+) -> Result<()> {
+    for m in movements {
+        if exists(conn, "stock_movements", &m.id.to_string())? {
+            return invalid(format!(
+                "{what}: its stock movement {} is already recorded on the Back Office, so the transfer cannot be recorded with it; ask for support",
+                m.id
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A transfer received: only by a device of its `to_branch`, of a transfer
@@ -651,21 +681,28 @@ fn apply_transfer_received(
     let from: BranchId = parse_text(0, &from).map_err(ApplyError::Db)?;
     // Two tills of the branch may both have received it offline: the first
     // receipt to arrive counts, and the other till is told whose it was.
-    let first: Option<(String, i64)> = conn
+    // The dashboard receives as the nil device, which has no devices row.
+    let first: Option<(String, i64, String)> = conn
         .prepare_cached(
-            "SELECT COALESCE(d.code, r.device_id), r.received_at FROM transfer_receipts r
+            "SELECT CASE WHEN d.code IS NOT NULL THEN 'till ' || d.code
+                         WHEN r.device_id = ?2 THEN 'the Back Office'
+                         ELSE 'device ' || r.device_id END,
+                    r.received_at, b.time_zone
+             FROM transfer_receipts r JOIN branches b ON b.id = r.branch_id
              LEFT JOIN devices d ON d.id = r.device_id WHERE r.transfer_id = ?1",
         )?
-        .query_row([r.transfer_id.to_string()], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
+        .query_row(
+            params![r.transfer_id.to_string(), uuid::Uuid::nil().to_string()],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
         .optional()?;
-    if let Some((device, at)) = first {
-        let at = Timestamp::from_millis(at)
-            .to_datetime()
-            .format("%Y-%m-%d %H:%M UTC");
+    if let Some((by, at, zone)) = first {
+        // In the receiving branch's own time, as its people read clocks.
+        let at = pos_domain::TimeZone::parse(&zone)
+            .unwrap_or(pos_domain::TimeZone::NAIROBI)
+            .local_time(Timestamp::from_millis(at));
         return invalid(format!(
-            "transfer {} was received already, by till {device} at {at}; a transfer is received once, so this receipt does not count at the Back Office (if this till's count differs, correct its stock with a stocktake)",
+            "transfer {} was received already, by {by} at {at}; a transfer is received once, so this receipt does not count at the Back Office (if this till's count differs, correct its stock with a stocktake)",
             r.transfer_id
         ));
     }
@@ -717,6 +754,7 @@ fn apply_transfer_received(
             "{what} has more stock movements than lines received"
         ));
     }
+    movements_not_recorded(conn, &what, &r.movements)?;
     record_sql::insert_transfer_received(conn, r)?;
     for m in &r.movements {
         record_sql::insert_movement(conn, m)?;

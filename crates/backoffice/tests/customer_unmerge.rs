@@ -190,6 +190,10 @@ async fn an_owner_undoes_a_merge_and_each_customer_owes_their_own_ledger_again()
         ],
     );
     assert_eq!(ask.field("phone").as_deref(), Some("0733 444 555"));
+    assert!(
+        !ask.body.contains("undo-credit-warning"),
+        "both owe: no warning"
+    );
     assert_eq!(server.count("SELECT COUNT(*) FROM changes"), changes_before);
     server.clock.advance_millis(MINUTE);
     undo(&owner, njeri, merge, "0733 444 555")
@@ -287,6 +291,55 @@ async fn an_owner_undoes_a_merge_and_each_customer_owes_their_own_ledger_again()
     let rows = merges_into(&db, mama).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].alias, again);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_undo_leaving_one_account_in_credit_and_the_other_in_debt_says_so() {
+    let server = start().await;
+    let owner = server.signed_in("owner", Role::Owner).await;
+    let (mut main, soda) = ready_till(&server, "Main", "Till 1").await;
+    let (mut town, town_soda) = ready_till(&server, "Town", "Till 1").await;
+    let (njeri, mama) = merged_pair(&server, (&mut main, soda), (&mut town, town_soda)).await;
+    // While merged, the person pays off both debts at Main, against the kept
+    // account: 300.00 of the 350.00 owed.
+    server.clock.advance_millis(MINUTE);
+    let pay = main.op(ledger_payment(
+        &main,
+        njeri,
+        300_00,
+        PaymentMethod::Cash,
+        None,
+    ));
+    server.push_applied(&main.key, &[pay]).await;
+    assert_eq!(balance(&server, njeri), 50_00);
+    let merge = merges_into(&server.admin(), njeri).unwrap()[0].id;
+
+    // Separated, the kept account's own ledger is 160.00 − 300.00: a credit;
+    // the alias's, 190.00 owed. The confirmation says so plainly.
+    let before = server.snapshot();
+    let ask = owner.post(&undo_path(njeri, merge), &[("phone", "")]).await;
+    ask.assert_confirm(
+        &owner.csrf,
+        &undo_path(njeri, merge),
+        &[
+            "will be in credit by <strong>KES 140.00</strong>",
+            "will owe <strong>KES 190.00</strong>",
+            "One account will show a credit balance and the other a debt.",
+            "will show a credit of KES 140.00 and Mama Njeri a debt of KES 190.00",
+            "ledger adjustment at a till",
+        ],
+    );
+    let warning = ask.part("undo-credit-warning", "</div>");
+    assert!(warning.contains("move the amount"), "{warning}");
+    server.assert_unchanged(&before);
+
+    // Confirmed, the balances are as the page said.
+    undo(&owner, njeri, merge, "")
+        .await
+        .assert_redirect(&format!("/customers/{njeri}"));
+    assert_eq!(balance(&server, njeri), -140_00);
+    assert_eq!(balance(&server, mama), 190_00);
     server.stop().await;
 }
 

@@ -277,12 +277,39 @@ async fn only_the_right_branch_sends_and_receives_and_bad_transfers_change_nothi
         "a refused transfer changed something"
     );
 
+    // A transfer's movements never travel on their own.
+    for kind in [MovementKind::TransferOut, MovementKind::TransferIn] {
+        let op = a.op(OpBody::StockMoved(movement(&a, soda, kind, -1000)));
+        let res = server.push_ok(&a.key, &[op]).await;
+        assert_eq!(rejected(&res.results[0].outcome), RejectCode::Invalid);
+    }
+    assert_eq!(
+        business_snapshot(&server),
+        before,
+        "a lone transfer movement changed something"
+    );
+
     // A good one; then only B receives it, never A, and never with a
     // negative quantity or other products.
     let sent = send(&a, b.branch_id, &[(soda, 4)]);
     let op = a.op(OpBody::TransferSent(sent.clone()));
     server.push_applied(&a.key, &[op]).await;
     let before = business_snapshot(&server);
+
+    // Another transfer carrying a movement the server already holds is
+    // refused, by name, instead of failing the whole push.
+    let mut reused = send(&a, b.branch_id, &[(soda, 4)]);
+    reused.movements[0].id = sent.movements[0].id;
+    let op = a.op(OpBody::TransferSent(reused));
+    let res = server.push_ok(&a.key, &[op]).await;
+    match &res.results[0].outcome {
+        OpOutcome::Rejected { code, reason } => {
+            assert_eq!(*code, RejectCode::Invalid);
+            assert!(reason.contains("already recorded"), "{reason}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(business_snapshot(&server), before);
 
     let by_sender = receive(&a, &sent, &[4]);
     let op = a.op(OpBody::TransferReceived(by_sender));

@@ -8,12 +8,18 @@
 mod common;
 
 use backoffice::web::session::Role;
+use backoffice::web::transfers::{FLASH_LINES, LIST_LIMIT};
 use common::web::{Browser, Page, testid_row};
 use common::*;
-use pos_domain::{MovementId, MovementKind, ProductId, Quantity, TransferId};
+use pos_domain::{
+    Barcode, MovementId, MovementKind, ProductId, Quantity, Sku, TransferId, TransferReceiptId,
+};
 use record_sql::transfers::{self, TransferState};
 use reqwest::StatusCode;
-use sync_protocol::{ChangeBody, OpBody, StockMovementRecord, TransferLine, TransferSentRecord};
+use rusqlite::params;
+use sync_protocol::{
+    ChangeBody, OpBody, ProductPatch, StockMovementRecord, TransferLine, TransferSentRecord,
+};
 use uuid::Uuid;
 
 /// Two branches with a till each (Westlands has Soda 500ml) and a manager.
@@ -34,20 +40,17 @@ fn id_in(page: &Page) -> TransferId {
     loc.trim_start_matches("/transfers/").parse().unwrap()
 }
 
-/// Sends `quantity` of `product` from `from` to `to` with the send form.
-async fn send(b: &Browser, from: &Till, to: &Till, product: ProductId, quantity: &str) -> Page {
-    let (f, t, p) = (
-        from.branch_id.to_string(),
-        to.branch_id.to_string(),
-        product.to_string(),
-    );
+/// Sends `quantity` of `product` (its SKU, barcode or name, as typed) from
+/// `from` to `to` with the send form.
+async fn send(b: &Browser, from: &Till, to: &Till, product: &str, quantity: &str) -> Page {
+    let (f, t) = (from.branch_id.to_string(), to.branch_id.to_string());
     b.post(
         "/transfers",
         &[
             ("from_branch_id", &f),
             ("to_branch_id", &t),
             ("rows", "5"),
-            ("product_1", &p),
+            ("product_1", product),
             ("quantity_1", quantity),
             ("note", "van 2"),
         ],
@@ -106,11 +109,12 @@ async fn sent_here_reaches_both_branches_and_nine_of_ten_received_is_a_discrepan
         "Westlands",
         "Kilimani",
     ]);
-    let res = send(&b, &west, &kili, soda, "10").await;
+    let res = send(&b, &west, &kili, "soda 500ML", "10").await;
     let id = id_in(&res);
     let page = b.get(&format!("/transfers/{id}")).await;
     page.assert_ok(&[
         "Sent 10 × Soda 500ml from Westlands to Kilimani.",
+        "Soda 500ml at Westlands is now below zero (-10)",
         "Westlands → Kilimani",
         r#"data-state="sent""#,
         "wanjiku (Back Office)",
@@ -285,11 +289,11 @@ async fn a_transfer_a_till_sent_is_listed_and_received_here_in_full() {
 
 #[tokio::test]
 async fn bad_forms_and_forged_posts_change_nothing() {
-    let (server, west, kili, soda, b) = two_branches().await;
+    let (server, west, kili, _soda, b) = two_branches().await;
     let (a, k, p) = (
         west.branch_id.to_string(),
         kili.branch_id.to_string(),
-        soda.to_string(),
+        "Soda 500ml".to_string(),
     );
     let before = server.snapshot();
     let form = |from: &'static str, lines: Vec<(&'static str, String)>| {
@@ -331,12 +335,9 @@ async fn bad_forms_and_forged_posts_change_nothing() {
         (
             form(
                 "a",
-                vec![
-                    ("product_2", ProductId::new().to_string()),
-                    ("quantity_2", "1".into()),
-                ],
+                vec![("product_2", "xyz".into()), ("quantity_2", "1".into())],
             ),
-            "the product of line 2 is not one of the business's products",
+            "line 2: no product with SKU, barcode or name 'xyz'",
         ),
         (
             form("a", vec![("quantity_3", "2".into())]),
@@ -390,13 +391,15 @@ async fn bad_forms_and_forged_posts_change_nothing() {
     more.assert_ok(&[
         r#"name="quantity_6""#,
         r#"name="quantity_1" value="7""#,
+        r#"name="product_1" value="Soda 500ml""#,
+        r#"name="product_6""#,
         r#"name="rows" value="6""#,
     ]);
     assert!(!more.body.contains(r#"name="quantity_7""#));
     server.assert_unchanged(&before);
 
     // A receipt with a bad count changes nothing and keeps what was typed.
-    let id = id_in(&send(&b, &west, &kili, soda, "3").await);
+    let id = id_in(&send(&b, &west, &kili, "Soda 500ml", "3").await);
     let before = server.snapshot();
     let receive = format!("/transfers/{id}/receive");
     b.post(&receive, &[("received_1", "-1")])
@@ -463,4 +466,241 @@ async fn bad_forms_and_forged_posts_change_nothing() {
         .assert_bad("the branch 'nowhere'");
     server.assert_unchanged(&before);
     assert_eq!(state(&server, id), TransferState::Sent);
+}
+
+/// A product named `name` with these codes, created at `till`.
+async fn coded(
+    server: &TestServer,
+    till: &mut Till,
+    name: &str,
+    sku: Option<&str>,
+    barcode: Option<&str>,
+) -> ProductId {
+    let id = ProductId::new();
+    let OpBody::ProductChanged(p) = new_product(id, name, 50_00) else {
+        unreachable!()
+    };
+    let op = till.op(OpBody::ProductChanged(ProductPatch {
+        sku: Some(sku.map(|s| Sku::parse(s).unwrap())),
+        barcode: Some(barcode.map(|b| Barcode::parse(b).unwrap())),
+        ..p
+    }));
+    server.push_applied(&till.key, &[op]).await;
+    id
+}
+
+/// The send form's fields: Westlands to Kilimani, these lines.
+fn lines_form(west: &Till, kili: &Till, lines: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut f = vec![
+        ("from_branch_id".to_string(), west.branch_id.to_string()),
+        ("to_branch_id".to_string(), kili.branch_id.to_string()),
+        ("rows".to_string(), lines.len().max(1).to_string()),
+    ];
+    for (i, (product, quantity)) in lines.iter().enumerate() {
+        f.push((format!("product_{}", i + 1), product.to_string()));
+        f.push((format!("quantity_{}", i + 1), quantity.to_string()));
+    }
+    f
+}
+
+async fn post_lines(b: &Browser, west: &Till, kili: &Till, lines: &[(&str, &str)]) -> Page {
+    let f = lines_form(west, kili, lines);
+    let fields: Vec<(&str, &str)> = f.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    b.post("/transfers", &fields).await
+}
+
+#[tokio::test]
+async fn a_line_names_its_product_by_sku_barcode_or_exact_name_from_one_shared_list() {
+    let (server, mut west, kili, soda, b) = two_branches().await;
+    let milk = coded(
+        &server,
+        &mut west,
+        "Milk 1L",
+        Some("MILK-1L"),
+        Some("5000112637922"),
+    )
+    .await;
+    let bread = coded(&server, &mut west, "Bread", None, Some("6001234567890")).await;
+    coded(&server, &mut west, "Sugar 1kg", None, None).await;
+    coded(&server, &mut west, "Sugar 1kg", None, None).await;
+    coded(&server, &mut west, "Tea", Some("TEA"), None).await;
+    coded(&server, &mut west, "Coffee", None, Some("TEA")).await;
+
+    // One list of the products, however many rows: no <select> per row.
+    let form = b.get("/transfers/new").await;
+    form.assert_ok(&[
+        r#"<datalist id="transfer-products""#,
+        r#"<option value="MILK-1L">Milk 1L · SKU MILK-1L · barcode 5000112637922</option>"#,
+        r#"<option value="Bread">Bread · barcode 6001234567890</option>"#,
+        r#"<option value="Soda 500ml">Soda 500ml</option>"#,
+        r#"list="transfer-products" name="product_5""#,
+    ]);
+    assert_eq!(form.body.matches("<datalist").count(), 1);
+    assert_eq!(form.body.matches(r#"value="MILK-1L""#).count(), 1);
+    assert!(!form.body.contains(r#"<select name="product_"#));
+
+    // A SKU in any case, a barcode, an exact name in any case.
+    let sent = post_lines(
+        &b,
+        &west,
+        &kili,
+        &[
+            ("milk-1l", "2"),
+            ("6001234567890", "3"),
+            (" SODA 500ML ", "1"),
+        ],
+    )
+    .await;
+    let id = id_in(&sent);
+    let t = transfers::transfer(&server.admin(), id).unwrap().unwrap();
+    let got: Vec<(ProductId, i64)> = t
+        .lines
+        .iter()
+        .map(|l| (l.product_id, l.sent.milli()))
+        .collect();
+    assert_eq!(got, vec![(milk, 2_000), (bread, 3_000), (soda, 1_000)]);
+    // The notice lists the lines, and what went below zero at Westlands.
+    b.get(&format!("/transfers/{id}")).await.assert_ok(&[
+        "Sent 2 × Milk 1L, 3 × Bread, 1 × Soda 500ml from Westlands to Kilimani.",
+        "Milk 1L at Westlands is now below zero (-2): more left than was recorded",
+        "Bread at Westlands is now below zero (-3)",
+        "Soda 500ml at Westlands is now below zero (-1)",
+    ]);
+    let after_send = server.snapshot();
+
+    // Unknown or ambiguous: refused naming the line, typed values kept.
+    for (lines, refusal, kept) in [
+        (
+            vec![("Milk 1L", "1"), ("xyz", "1")],
+            "line 2: no product with SKU, barcode or name 'xyz'",
+            "xyz",
+        ),
+        (
+            vec![("5000000000000", "1")],
+            "line 1: no product with SKU, barcode or name '5000000000000'",
+            "5000000000000",
+        ),
+        (
+            vec![("Bread", "1"), ("sugar 1KG", "4")],
+            "line 2: 'sugar 1KG' is the name of 2 products (Sugar 1kg, Sugar 1kg); type the product's SKU or barcode instead, or send it from its product page",
+            "sugar 1KG",
+        ),
+        (
+            vec![("TEA", "1")],
+            "line 1: 'TEA' is the SKU or barcode of 2 products (Coffee, Tea)",
+            "TEA",
+        ),
+        (
+            vec![("MILK-1L", "1"), ("5000112637922", "1")],
+            "Milk 1L is on line 1 and on line 2",
+            "5000112637922",
+        ),
+    ] {
+        post_lines(&b, &west, &kili, &lines)
+            .await
+            .assert_bad_keeping(refusal, Some(kept));
+    }
+    server.assert_unchanged(&after_send);
+}
+
+#[tokio::test]
+async fn a_large_send_is_summarised_in_its_notice() {
+    let (server, mut west, kili, _soda, b) = two_branches().await;
+    let count = FLASH_LINES + 2;
+    let mut skus = Vec::new();
+    for i in 1..=count {
+        let sku = format!("BOX-{i}");
+        coded(&server, &mut west, &format!("Box {i}"), Some(&sku), None).await;
+        skus.push(sku);
+    }
+    let lines: Vec<(&str, &str)> = skus.iter().map(|s| (s.as_str(), "1")).collect();
+    let id = id_in(&post_lines(&b, &west, &kili, &lines).await);
+    let page = b.get(&format!("/transfers/{id}")).await;
+    page.assert_ok(&[
+        &format!("Sent {count} lines from Westlands to Kilimani."),
+        &format!("{count} products at Westlands are now below zero"),
+    ]);
+    let flash = page.part("flash", "</div>");
+    assert!(!flash.contains("× Box"), "{flash}");
+    assert_eq!(
+        transfers::transfer(&server.admin(), id)
+            .unwrap()
+            .unwrap()
+            .lines
+            .len(),
+        count
+    );
+}
+
+#[tokio::test]
+async fn an_old_transfer_in_transit_is_listed_however_many_came_after_it() {
+    let (server, west, kili, _soda, b) = two_branches().await;
+    let old = id_in(&send(&b, &west, &kili, "Soda 500ml", "1").await);
+    let sent_at = transfers::transfer(&server.admin(), old)
+        .unwrap()
+        .unwrap()
+        .sent_at
+        .as_millis();
+    // LIST_LIMIT newer transfers, all received, straight into the tables.
+    let mut db = server.admin();
+    let tx = db.transaction().unwrap();
+    for i in 1..=i64::from(LIST_LIMIT) {
+        let (t, r) = (
+            TransferId::new().to_string(),
+            TransferReceiptId::new().to_string(),
+        );
+        tx.execute(
+            "INSERT INTO transfers (id, from_branch_id, to_branch_id, device_id, sent_by, sent_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                t,
+                west.branch_id.to_string(),
+                kili.branch_id.to_string(),
+                west.device_id.to_string(),
+                west.cashier.to_string(),
+                sent_at + i
+            ],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO transfer_receipts (id, transfer_id, branch_id, device_id, received_by, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                r,
+                t,
+                kili.branch_id.to_string(),
+                kili.device_id.to_string(),
+                kili.cashier.to_string(),
+                sent_at + i + 1
+            ],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    drop(db);
+
+    let row = format!("transfer-{old}");
+    // Unfiltered, the newest LIST_LIMIT: the old one is past the limit.
+    let all = b.get("/transfers").await;
+    all.assert_ok(&[r#"data-testid="transfers-more""#]);
+    assert!(testid_row(&all.body, &row).is_none());
+    // In transit: the filter is applied before the limit.
+    for query in [
+        "state=sent".to_string(),
+        format!("state=sent&branch={}", kili.branch_id),
+        format!("state=sent&branch={}", west.branch_id),
+    ] {
+        let list = b.get(&format!("/transfers?{query}")).await;
+        let listed = testid_row(&list.body, &row).unwrap_or_else(|| panic!("{query}"));
+        assert!(listed.contains(r#"data-state="sent""#), "{listed}");
+        assert_eq!(
+            list.body.matches(r#"<tr data-testid="transfer-"#).count(),
+            1,
+            "{query}"
+        );
+        assert!(!list.body.contains("transfers-more"), "{query}");
+    }
+    let received = b.get("/transfers?state=received").await;
+    assert!(testid_row(&received.body, &row).is_none());
+    assert!(received.body.contains("transfers-more"));
 }

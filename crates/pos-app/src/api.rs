@@ -802,6 +802,24 @@ pub struct StockLevelView {
     pub low: bool,
 }
 
+/// Counts over every live stock-tracked product at this branch, however many
+/// the report lists. `low`, `out` and `belowZero` never overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StockSummaryView {
+    #[ts(type = "number")]
+    pub tracked: i64,
+    /// Above zero, at or below the product's low-stock level.
+    #[ts(type = "number")]
+    pub low: i64,
+    /// Exactly zero on hand.
+    #[ts(type = "number")]
+    pub out: i64,
+    /// Below zero.
+    #[ts(type = "number")]
+    pub below_zero: i64,
+}
+
 /// One business day at this branch, in its time zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -842,11 +860,14 @@ pub struct DayReport {
     pub expected_cash: i64,
     /// The day's expenses by category, largest first.
     pub expenses_by_category: Vec<ExpenseCategoryView>,
-    /// Stock on hand now (not at the end of `day`) of every stock-tracked
-    /// product, by name.
+    /// Stock on hand now (not at the end of `day`) of the stock-tracked
+    /// products: below zero first, then out, then low, then the rest (each
+    /// by name), at most a few hundred, so what needs attention is never cut.
     pub stock: Vec<StockLevelView>,
     /// More products track stock than `stock` lists.
     pub stock_truncated: bool,
+    /// Counted over all of them, not only those `stock` lists.
+    pub stock_summary: StockSummaryView,
 }
 
 // ---------------------------------------------------------------- settings

@@ -1208,6 +1208,7 @@ impl App {
             let mut stock = store.stock_levels(actor, REPORT_STOCK_ROWS + 1)?;
             let stock_truncated = stock.len() > REPORT_STOCK_ROWS as usize;
             stock.truncate(REPORT_STOCK_ROWS as usize);
+            let stock_summary = store.stock_summary(actor)?;
             let here = store.identity().branch_id;
             let branch = store
                 .branches()?
@@ -1224,6 +1225,7 @@ impl App {
                     expenses_by_category: &expenses_by_category,
                     stock: &stock,
                     stock_truncated,
+                    stock_summary,
                 },
             ))
         })

@@ -8,7 +8,7 @@ use pos_store::customers::{Customer, LedgerEntry};
 use pos_store::expenses::Expense;
 use pos_store::reports::{
     BranchInfo, CashierTotal, DaySummary, ExpenseCategoryTotal, MethodTotal, ProductTotal,
-    StockLevel,
+    StockLevel, StockSummary,
 };
 use pos_store::sales::SaleSummary;
 use pos_store::settings::BusinessSettings;
@@ -374,6 +374,17 @@ pub(crate) struct DayReportParts<'a> {
     pub expenses_by_category: &'a [ExpenseCategoryTotal],
     pub stock: &'a [StockLevel],
     pub stock_truncated: bool,
+    pub stock_summary: StockSummary,
+}
+
+pub(crate) fn stock_summary(s: &StockSummary) -> StockSummaryView {
+    let n = |c: u64| i64::try_from(c).unwrap_or(i64::MAX);
+    StockSummaryView {
+        tracked: n(s.tracked),
+        low: n(s.low),
+        out: n(s.out),
+        below_zero: n(s.below_zero),
+    }
 }
 
 pub(crate) fn day_report(summary: &DaySummary, parts: DayReportParts<'_>) -> DayReport {
@@ -385,6 +396,7 @@ pub(crate) fn day_report(summary: &DaySummary, parts: DayReportParts<'_>) -> Day
         expenses_by_category,
         stock,
         stock_truncated,
+        stock_summary: summary_of_stock,
     } = parts;
     let s = &summary.sales;
     DayReport {
@@ -424,6 +436,7 @@ pub(crate) fn day_report(summary: &DaySummary, parts: DayReportParts<'_>) -> Day
         expenses_by_category: expenses_by_category.iter().map(expense_category).collect(),
         stock: stock.iter().map(stock_level).collect(),
         stock_truncated,
+        stock_summary: stock_summary(&summary_of_stock),
     }
 }
 

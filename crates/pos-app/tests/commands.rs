@@ -906,6 +906,15 @@ fn the_day_report_adds_up_the_day() {
         .collect();
     assert_eq!(stock, [("Bread", -3_000, true), ("Soda", 0, false)]);
     assert!(!r.stock_truncated);
+    assert_eq!(
+        r.stock_summary,
+        StockSummaryView {
+            tracked: 2,
+            low: 0,
+            out: 1,
+            below_zero: 1,
+        }
+    );
     assert_eq!(t.app.day_report(Some("2026-03-02".into())).unwrap(), r);
     assert_eq!(
         t.app
@@ -917,6 +926,57 @@ fn the_day_report_adds_up_the_day() {
     assert_eq!(
         code(t.app.day_report(Some("yesterday".into()))),
         ErrorCode::Invalid
+    );
+}
+
+#[test]
+fn the_day_report_counts_all_stock_and_lists_what_needs_attention_first() {
+    let t = till();
+    // More well-stocked products than the report lists, all named before
+    // the ones needing attention.
+    for i in 0..501 {
+        let p = t
+            .app
+            .save_product(product(&format!("A{i:03}"), 10_00))
+            .unwrap();
+        t.app.restock(p.id, 10_000, None).unwrap();
+    }
+    let low = t
+        .app
+        .save_product(ProductInput {
+            low_stock: Some(5_000),
+            ..product("Zx low", 10_00)
+        })
+        .unwrap();
+    t.app.restock(low.id, 2_000, None).unwrap();
+    t.app.save_product(product("Zy out", 10_00)).unwrap();
+    let negative = t.app.save_product(product("Zz negative", 10_00)).unwrap();
+    cash_sale(&t.app, vec![line(&negative, 1_000)], 10_00);
+
+    let r = t.app.day_report(None).unwrap();
+    assert!(r.stock_truncated);
+    assert_eq!(r.stock.len(), 500);
+    let first: Vec<_> = r.stock[..4]
+        .iter()
+        .map(|l| (l.name.as_str(), l.quantity))
+        .collect();
+    assert_eq!(
+        first,
+        [
+            ("Zz negative", -1_000),
+            ("Zy out", 0),
+            ("Zx low", 2_000),
+            ("A000", 10_000)
+        ]
+    );
+    assert_eq!(
+        r.stock_summary,
+        StockSummaryView {
+            tracked: 504,
+            low: 1,
+            out: 1,
+            below_zero: 1,
+        }
     );
 }
 

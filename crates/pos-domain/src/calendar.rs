@@ -29,6 +29,14 @@ impl TimeZone {
         self.0.name()
     }
 
+    /// An instant as a clock on the wall here shows it: `2026-03-02 14:05`.
+    pub fn local_time(&self, t: Timestamp) -> String {
+        t.to_datetime()
+            .with_timezone(&self.0)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
     /// The business day an instant falls on.
     pub fn business_day(&self, t: Timestamp) -> BusinessDay {
         BusinessDay(t.to_datetime().with_timezone(&self.0).date_naive())

@@ -161,6 +161,30 @@ pub struct StockLevel {
     pub low_stock: Option<Quantity>,
 }
 
+/// How many of this branch's live stock-tracked products need attention,
+/// over all of them (not only the rows [`Store::stock_levels`] returned).
+/// `low`, `out` and `below_zero` never overlap: a product is counted in the
+/// first that applies of below zero, out (exactly zero), low (above zero and
+/// at or below its low-stock level).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StockSummary {
+    /// Live products that track stock.
+    pub tracked: u64,
+    /// Above zero, at or below the product's low-stock level.
+    pub low: u64,
+    /// Exactly zero on hand.
+    pub out: u64,
+    /// Below zero (more sold than was ever received).
+    pub below_zero: u64,
+}
+
+impl StockSummary {
+    /// Products that need restocking or a count: low, out or below zero.
+    pub fn attention(&self) -> u64 {
+        self.low + self.out + self.below_zero
+    }
+}
+
 impl StockLevel {
     /// Below zero, or at or below the product's low-stock level.
     pub fn is_low(&self) -> bool {
@@ -181,13 +205,33 @@ const BRANCHES_SQL: &str = "
     SELECT id, code, name, deleted_at IS NOT NULL FROM branches
     ORDER BY id <> ?1, name, code, id";
 
-/// Live stock-tracked products with this branch's level (`?1`), by name.
+/// Live stock-tracked products with this branch's level (`?1`): below zero
+/// first, then out (zero), then low, then the rest, each by name. What needs
+/// attention comes first, so a `LIMIT` never cuts it before a product in
+/// good supply.
 const STOCK_LEVELS_SQL: &str = "
-    SELECT p.id, p.name, COALESCE(l.quantity_milli, 0), p.low_stock_milli
+    SELECT p.id, p.name, COALESCE(l.quantity_milli, 0) AS q, p.low_stock_milli
     FROM products p LEFT JOIN stock_levels l ON l.product_id = p.id AND l.branch_id = ?1
     WHERE p.deleted_at IS NULL AND p.track_stock = 1
-    ORDER BY p.name, p.id
+    ORDER BY CASE WHEN q < 0 THEN 0
+                  WHEN q = 0 THEN 1
+                  WHEN q <= p.low_stock_milli THEN 2
+                  ELSE 3 END,
+             p.name, p.id
     LIMIT ?2";
+
+/// Counts over every live stock-tracked product with this branch's level
+/// (`?1`): tracked, low, out, below zero (as [`StockSummary`] defines them).
+/// Walks the live products once (the `products_live_name` partial index) and
+/// finds each level by the `stock_levels` primary key.
+const STOCK_SUMMARY_SQL: &str = "
+    SELECT COUNT(*),
+           COALESCE(SUM(q > 0 AND q <= low), 0),
+           COALESCE(SUM(q = 0), 0),
+           COALESCE(SUM(q < 0), 0)
+    FROM (SELECT COALESCE(l.quantity_milli, 0) AS q, p.low_stock_milli AS low
+          FROM products p LEFT JOIN stock_levels l ON l.product_id = p.id AND l.branch_id = ?1
+          WHERE p.deleted_at IS NULL AND p.track_stock = 1)";
 
 /// This branch's live expenses in a range by category, largest first.
 const EXPENSES_BY_CATEGORY_SQL: &str = "
@@ -453,10 +497,12 @@ impl Store {
         Ok(out)
     }
 
-    /// This branch's stock on hand of every live stock-tracked product, by
-    /// name, at most `limit` (capped at [`MAX_PRODUCT_ROWS`]). Levels are
-    /// now, whatever the report's day: stock is the sum of movements, with
-    /// no history of levels kept.
+    /// This branch's stock on hand of every live stock-tracked product, at
+    /// most `limit` (capped at [`MAX_PRODUCT_ROWS`]): below zero first, then
+    /// out, then low, then the rest, each group by name, so a short list
+    /// still holds what needs attention. Levels are now, whatever the
+    /// report's day: stock is the sum of movements, with no history of
+    /// levels kept. [`Store::stock_summary`] counts over all of them.
     pub fn stock_levels(&self, actor: &Actor, limit: u32) -> Result<Vec<StockLevel>> {
         actor.require(Permission::ViewReports, "view reports")?;
         let mut stmt = self.conn().prepare_cached(STOCK_LEVELS_SQL)?;
@@ -474,6 +520,29 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// How many of this branch's live stock-tracked products there are, and
+    /// how many are low, out or below zero: counted in SQL over all of them,
+    /// however many [`Store::stock_levels`] lists.
+    pub fn stock_summary(&self, actor: &Actor) -> Result<StockSummary> {
+        actor.require(Permission::ViewReports, "view reports")?;
+        let mut stmt = self.conn().prepare_cached(STOCK_SUMMARY_SQL)?;
+        let (tracked, low, out, below_zero) =
+            stmt.query_row(params![self.identity().branch_id.to_string()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+        Ok(StockSummary {
+            tracked: count(tracked)?,
+            low: count(low)?,
+            out: count(out)?,
+            below_zero: count(below_zero)?,
+        })
     }
 
     /// This branch's live expenses on business days `from..=to`, by
@@ -619,7 +688,7 @@ mod tests {
 
     use super::*;
     use crate::sales::{Checkout, CheckoutLine, Refund, RefundTo};
-    use crate::testkit::{Kit, T0, kes, kit};
+    use crate::testkit::{Kit, T0, actor, kes, kit, new_product};
 
     const HOUR: i64 = 3_600_000;
 
@@ -1295,5 +1364,97 @@ mod tests {
             ("CBD", "CBD branch")
         );
         assert!(!branches[1].this_branch && !branches[1].deleted);
+    }
+    #[test]
+    fn the_stock_summary_counts_every_tracked_product_and_the_list_puts_attention_first() {
+        let mut kit = kit();
+        let owner = kit.owner.clone();
+        let units = Quantity::units;
+        let with = |kit: &mut Kit, name: &str, low: Option<i64>, track: bool| {
+            let mut new = new_product(name, 100);
+            new.low_stock = low.map(units);
+            new.track_stock = track;
+            kit.store.create_product(&owner, new).unwrap().id
+        };
+        // Named so that, by name alone, the ones needing attention come last.
+        let plenty_a = with(&mut kit, "A plenty", Some(5), true);
+        let plenty_b = with(&mut kit, "B plenty no level", None, true);
+        let low = with(&mut kit, "Y low", Some(5), true);
+        with(&mut kit, "Z out no level", None, true);
+        with(&mut kit, "Z out with level", Some(2), true);
+        let negative = with(&mut kit, "Zz negative", Some(5), true);
+        let untracked = with(&mut kit, "Untracked", Some(5), false);
+        let deleted = with(&mut kit, "Deleted", Some(5), true);
+        kit.store.restock(&owner, plenty_a, units(9), None).unwrap();
+        kit.store.restock(&owner, plenty_b, units(1), None).unwrap();
+        kit.store.restock(&owner, low, units(5), None).unwrap();
+        for p in [negative, untracked, deleted] {
+            kit.store.adjust_stock(&owner, p, units(-3), "x").unwrap();
+        }
+        kit.store.delete_product(&owner, deleted).unwrap();
+
+        let summary = kit.store.stock_summary(&owner).unwrap();
+        assert_eq!(
+            summary,
+            StockSummary {
+                tracked: 6,
+                low: 1,
+                out: 2,
+                below_zero: 1,
+            }
+        );
+        assert_eq!(summary.attention(), 4);
+
+        // Below zero, out, low, then the rest; by name within each.
+        let names = |limit| -> Vec<String> {
+            kit.store
+                .stock_levels(&owner, limit)
+                .unwrap()
+                .into_iter()
+                .map(|l| l.name)
+                .collect()
+        };
+        assert_eq!(
+            names(100),
+            [
+                "Zz negative",
+                "Z out no level",
+                "Z out with level",
+                "Y low",
+                "A plenty",
+                "B plenty no level"
+            ]
+        );
+        // A short list keeps what needs attention; the counts still cover all.
+        assert_eq!(
+            names(4),
+            ["Zz negative", "Z out no level", "Z out with level", "Y low"]
+        );
+
+        // Another branch's stock is not counted here.
+        let other = BranchId::new();
+        kit.store
+            .conn()
+            .execute_batch(&format!(
+                "INSERT INTO branches (id, code, name, hlc) VALUES ('{other}', 'CBD', 'CBD branch', '0');
+                 INSERT INTO stock_movements (id, product_id, branch_id, device_id, kind, quantity_milli, created_at)
+                 VALUES ('{}', '{plenty_a}', '{other}', 'd', 'adjustment', -50000, 0);",
+                uuid::Uuid::now_v7(),
+            ))
+            .unwrap();
+        assert_eq!(kit.store.stock_summary(&owner).unwrap(), summary);
+
+        assert!(matches!(
+            kit.store.stock_summary(&actor(Role::Cashier)),
+            Err(StoreError::Forbidden { .. })
+        ));
+        // Every level is found by its primary key, not by scanning the levels.
+        for sql in [STOCK_SUMMARY_SQL, STOCK_LEVELS_SQL] {
+            let plan = query_plan(kit.store.conn(), sql);
+            assert!(
+                !plan.iter().any(|d| d.starts_with("SCAN l")),
+                "scans stock_levels: {plan:?}"
+            );
+        }
     }
 }

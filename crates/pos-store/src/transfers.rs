@@ -261,19 +261,14 @@ impl Store {
     /// Transfers from or to this branch, newest first, at most `limit`
     /// (capped at [`MAX_ROWS`]); see [`TransferFilter`].
     pub fn transfers(&self, filter: TransferFilter, limit: u32) -> Result<Vec<Transfer>> {
+        use record_sql::transfers::{Side, StateFilter, list};
         let here = self.identity().branch_id;
-        // The list is short (a branch sends a few transfers a week); filter
-        // after reading rather than multiply queries.
-        let all = record_sql::transfers::transfers(self.conn(), Some(here), u32::MAX)?;
-        Ok(all
-            .into_iter()
-            .filter(|t| match filter {
-                TransferFilter::All => true,
-                TransferFilter::ToReceive => t.to_branch == here && t.receipt.is_none(),
-                TransferFilter::InTransit => t.from_branch == here && t.receipt.is_none(),
-            })
-            .take(limit.min(MAX_ROWS) as usize)
-            .collect())
+        let (side, state) = match filter {
+            TransferFilter::All => (Side::Either(here), StateFilter::Any),
+            TransferFilter::ToReceive => (Side::To(here), StateFilter::Open),
+            TransferFilter::InTransit => (Side::From(here), StateFilter::Open),
+        };
+        Ok(list(self.conn(), side, state, limit.min(MAX_ROWS))?)
     }
 }
 

@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use sync_protocol::{
     ApplyAnswer, ApplyChunk, EntityKind, FinishRequest, FullRecord, FullSyncMode, FullSyncRequest,
-    FullSyncResponse, MAX_FULL_SYNC_RECORDS, MAX_MANIFEST_ENTRIES, PreviewPart, RecordRef,
-    RecordRejection,
+    FullSyncResponse, MAX_FULL_SYNC_CHUNK_BYTES, MAX_FULL_SYNC_RECORDS, MAX_MANIFEST_ENTRIES,
+    PreviewPart, RecordRef, RecordRejection,
 };
 use uuid::Uuid;
 
@@ -141,6 +141,28 @@ impl FullSyncReport {
 
 /// How many times a chunk is sent before the run stops (transient failures).
 const CHUNK_ATTEMPTS: u32 = 5;
+
+/// Splits `records`, in order, into runs whose JSON is at most `max_bytes`
+/// each (a record larger than that alone in its run), so a chunk of many
+/// large records (sales or transfers of many lines) still fits in a request.
+fn by_size(records: Vec<FullRecord>, max_bytes: usize) -> Vec<Vec<FullRecord>> {
+    let mut runs: Vec<Vec<FullRecord>> = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0usize;
+    for r in records {
+        let size = serde_json::to_vec(&r).map_or(0, |v| v.len());
+        if !current.is_empty() && bytes + size > max_bytes {
+            runs.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += size;
+        current.push(r);
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    runs
+}
 
 impl SyncEngine {
     /// Step 1 of **Full Cloud Synchronization**: push what is pending, then
@@ -331,17 +353,19 @@ impl SyncEngine {
                 let records: Vec<FullRecord> = self
                     .with_store(move |s| s.full_sync_records(entity, &batch))
                     .await?;
-                let n = records.len() as u64;
-                chunk_no += 1;
-                let answer =
-                    send_chunk(client, session, chunk_no, mode, records, Vec::new()).await?;
-                report.add(answer);
-                done += n;
-                progress(FullSyncProgress {
-                    phase: FullSyncPhase::Uploading,
-                    done,
-                    total,
-                });
+                for records in by_size(records, MAX_FULL_SYNC_CHUNK_BYTES) {
+                    let n = records.len() as u64;
+                    chunk_no += 1;
+                    let answer =
+                        send_chunk(client, session, chunk_no, mode, records, Vec::new()).await?;
+                    report.add(answer);
+                    done += n;
+                    progress(FullSyncProgress {
+                        phase: FullSyncPhase::Uploading,
+                        done,
+                        total,
+                    });
+                }
             }
             for batch in removals.chunks(MAX_FULL_SYNC_RECORDS) {
                 chunk_no += 1;
@@ -446,4 +470,44 @@ fn unexpected(asked: &str, got: &FullSyncResponse) -> SyncError {
         status: 200,
         detail: format!("asked to {asked}, the Back Office answered a {got} step"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use pos_domain::TaxCode;
+    use sync_protocol::TaxRateRecord;
+
+    use super::*;
+
+    fn rate(code: &str, name_len: usize) -> FullRecord {
+        FullRecord::TaxRate(TaxRateRecord {
+            code: TaxCode::parse(code).unwrap(),
+            name: "x".repeat(name_len),
+            basis_points: 1600,
+            deleted: false,
+        })
+    }
+
+    #[test]
+    fn chunks_are_cut_by_size_in_order_and_a_big_record_goes_alone() {
+        let size = |r: &FullRecord| serde_json::to_vec(r).unwrap().len();
+        let small = size(&rate("A", 10));
+        let records = vec![
+            rate("A", 10),
+            rate("B", 10),
+            rate("C", 10),
+            rate("D", 5000),
+            rate("E", 10),
+        ];
+        // Room for two small records per run.
+        let runs = by_size(records, 2 * small + 1);
+        let codes: Vec<Vec<String>> = runs
+            .iter()
+            .map(|run| run.iter().map(FullRecord::id).collect())
+            .collect();
+        assert_eq!(codes, [vec!["A", "B"], vec!["C"], vec!["D"], vec!["E"]]);
+        assert!(by_size(Vec::new(), 10).is_empty());
+        let all = by_size(vec![rate("A", 10), rate("B", 10)], usize::MAX);
+        assert_eq!(all.len(), 1, "everything fits in one run");
+    }
 }

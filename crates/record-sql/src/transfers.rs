@@ -154,6 +154,72 @@ pub fn transfer(conn: &Connection, id: TransferId) -> rusqlite::Result<Option<Tr
     head.map(|h| with_lines(conn, h)).transpose()
 }
 
+/// Whose transfers a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Every branch's (the Back Office).
+    Any,
+    /// From or to this branch.
+    Either(BranchId),
+    /// Sent by this branch.
+    From(BranchId),
+    /// Sent to this branch.
+    To(BranchId),
+}
+
+/// Which states a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    Any,
+    /// Sent, not received yet.
+    Open,
+    /// In exactly this state.
+    Is(TransferState),
+}
+
+/// The transfers on `side` in `state`, newest first, at most `limit`. The
+/// filters are in the SQL, before the limit, so an old transfer still in
+/// transit is listed however many came after it; a branch's transfers are
+/// found through the `transfers_from` / `transfers_to` indexes, and lines are
+/// read only for the rows returned.
+pub fn list(
+    conn: &Connection,
+    side: Side,
+    state: StateFilter,
+    limit: u32,
+) -> rusqlite::Result<Vec<TransferView>> {
+    let (side_sql, branch) = match side {
+        Side::Any => ("1", None),
+        Side::Either(b) => (
+            "t.id IN (SELECT id FROM transfers WHERE from_branch_id = ?1
+                      UNION ALL SELECT id FROM transfers WHERE to_branch_id = ?1)",
+            Some(b),
+        ),
+        Side::From(b) => ("t.from_branch_id = ?1", Some(b)),
+        Side::To(b) => ("t.to_branch_id = ?1", Some(b)),
+    };
+    // A line differs when its receipt line is missing or of another quantity.
+    const DIFFERS: &str = "EXISTS (SELECT 1 FROM transfer_lines l
+                   LEFT JOIN transfer_receipt_lines rl ON rl.receipt_id = r.id AND rl.line_no = l.line_no
+                   WHERE l.transfer_id = t.id AND (rl.quantity_milli IS NULL OR rl.quantity_milli <> l.quantity_milli))";
+    let state_sql = match state {
+        StateFilter::Any => "1".to_string(),
+        StateFilter::Open | StateFilter::Is(TransferState::Sent) => "r.id IS NULL".to_string(),
+        StateFilter::Is(TransferState::Received) => format!("r.id IS NOT NULL AND NOT {DIFFERS}"),
+        StateFilter::Is(TransferState::ReceivedWithDiscrepancy) => {
+            format!("r.id IS NOT NULL AND {DIFFERS}")
+        }
+    };
+    let heads = conn
+        .prepare_cached(&format!(
+            "{SELECT} WHERE ({side_sql}) AND ({state_sql})
+             ORDER BY t.sent_at DESC, t.id DESC LIMIT ?2"
+        ))?
+        .query_map(params![branch.map(|b| b.to_string()), limit], head)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    heads.into_iter().map(|h| with_lines(conn, h)).collect()
+}
+
 /// The transfers from or to `branch` (every transfer when `None`), newest
 /// first, at most `limit`.
 pub fn transfers(
@@ -161,14 +227,8 @@ pub fn transfers(
     branch: Option<BranchId>,
     limit: u32,
 ) -> rusqlite::Result<Vec<TransferView>> {
-    let heads = conn
-        .prepare_cached(&format!(
-            "{SELECT} WHERE ?1 IS NULL OR t.from_branch_id = ?1 OR t.to_branch_id = ?1
-             ORDER BY t.sent_at DESC, t.id DESC LIMIT ?2"
-        ))?
-        .query_map(params![branch.map(|b| b.to_string()), limit], head)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    heads.into_iter().map(|h| with_lines(conn, h)).collect()
+    let side = branch.map_or(Side::Any, Side::Either);
+    list(conn, side, StateFilter::Any, limit)
 }
 
 /// A transfer as its `transfer_sent` op carried it, for Full Cloud

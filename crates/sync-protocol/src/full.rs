@@ -38,6 +38,11 @@ use crate::{
 
 /// The most records (plus removals) one apply chunk may carry.
 pub const MAX_FULL_SYNC_RECORDS: usize = 500;
+/// The most bytes of records a device puts in one apply chunk (their JSON),
+/// well under the Back Office's request limit (16 MiB by default): 500 sales
+/// or transfers of many lines each would not fit in one request. A single
+/// record larger than this goes alone.
+pub const MAX_FULL_SYNC_CHUNK_BYTES: usize = 4 * 1024 * 1024;
 /// The most manifest entries one preview part may carry.
 pub const MAX_MANIFEST_ENTRIES: usize = 5_000;
 

@@ -18,5 +18,12 @@ pub use full::*;
 pub use mobile::*;
 pub use op::*;
 
-/// The version of the operation and message formats in this crate.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The version of the operation and message formats in this crate. A till
+/// syncs only with a Back Office of the same version, and is told which of
+/// the two to update otherwise.
+///
+/// 2: the branch model — stock transfers (`transfer_sent`,
+/// `transfer_received` ops and changes, `transfer` / `transfer_receipt` in
+/// Full Cloud Synchronization) and undone customer merges
+/// (`customer_unaliased`). A version-1 till could not read those changes.
+pub const PROTOCOL_VERSION: u32 = 2;

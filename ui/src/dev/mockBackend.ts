@@ -12,6 +12,18 @@ const fail = (code: T.ErrorCode, message: string): never => {
   throw { code, message } satisfies T.CommandError;
 };
 
+/** The day report's stock, as Rust builds it: counts over all, attention first (below zero, out, low), capped at 500. */
+function mockStock(tracked: T.ProductView[]): Pick<T.DayReport, 'stock' | 'stockTruncated' | 'stockSummary'> {
+  const rank = (x: T.ProductView) => (x.stock < 0 ? 0 : x.stock === 0 ? 1 : x.lowStock !== null && x.stock <= x.lowStock ? 2 : 3);
+  const sorted = [...tracked].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+  const count = (r: number) => tracked.filter((x) => rank(x) === r).length;
+  return {
+    stock: sorted.slice(0, 500).map((x) => ({ productId: x.id, name: x.name, quantity: x.stock, lowStock: x.lowStock, low: x.stock < 0 || (x.lowStock !== null && x.stock <= x.lowStock) })),
+    stockTruncated: sorted.length > 500,
+    stockSummary: { tracked: tracked.length, low: count(2), out: count(1), belowZero: count(0) },
+  };
+}
+
 export function installMockBackend(): void {
   let seq = 1;
   const id = () => `id-${seq++}`;
@@ -185,8 +197,7 @@ export function installMockBackend(): void {
         byCashier: [{ name: 'Brian', salesCount: 42, net: 1235000 }], bestSellers: [{ name: 'Chai', quantity: 60000, net: 480000 }],
         expenses: 30000, cashExpenses: 20000, creditPayments: [{ method: 'cash', count: 1, amount: 50000 }], expectedCash: 830000,
         branchCode: 'NBI01', branchName: 'Nairobi CBD', expensesByCategory: [{ category: 'Supplies', count: 2, amount: 30000 }],
-        stock: products.filter((x) => x.trackStock).map((x) => ({ productId: x.id, name: x.name, quantity: x.stock, lowStock: x.lowStock, low: x.stock < 0 || (x.lowStock !== null && x.stock <= x.lowStock) })),
-        stockTruncated: false,
+        ...mockStock(products.filter((x) => x.trackStock)),
       };
       case 'settings': return settings;
       case 'save_settings': Object.assign(settings, a.settings); return settings;

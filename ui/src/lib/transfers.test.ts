@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { BranchView, TransferView } from '../types';
 import {
   DISCREPANCY_WARNING, EMPTY_DRAFT, addLine, buildReceivePayload, buildSendPayload, counterpart, countsDiffer,
-  describeDifferences, destinations, history, initialCounts, removeLine, setLineQuantity, type SendDraft,
+  describeDifferences, destinations, exclusive, history, initialCounts, removeLine, setLineQuantity, type InFlight, type SendDraft,
 } from './transfers';
 
 const here: BranchView = { id: 'b-main', code: 'MAIN', name: 'Main branch', thisBranch: true };
@@ -134,5 +134,38 @@ describe('the lists', () => {
     const received: TransferView = { ...sent, id: 't-2', state: 'received' };
     const short: TransferView = { ...sent, id: 't-3', state: 'received_with_discrepancy' };
     expect(history([sent, received, short]).map((t) => t.id)).toEqual(['t-2', 't-3']);
+  });
+});
+
+describe('one send at a time', () => {
+  it('refuses a second call while the first is pending, then allows the next', async () => {
+    const flag: InFlight = { current: false };
+    const busy: boolean[] = [];
+    let release!: (v: string) => void;
+    let calls = 0;
+    const send = () => { calls += 1; return new Promise<string>((r) => { release = r; }); };
+
+    const first = exclusive(flag, send, (b) => busy.push(b));
+    expect(flag.current).toBe(true);
+    const second = await exclusive(flag, send, (b) => busy.push(b));
+    expect(second).toEqual({ ran: false });
+    expect(calls).toBe(1);
+
+    release('t-1');
+    expect(await first).toEqual({ ran: true, value: 't-1' });
+    expect(flag.current).toBe(false);
+    expect(busy).toEqual([true, false]);
+
+    const third = exclusive(flag, send);
+    release('t-2');
+    expect(await third).toEqual({ ran: true, value: 't-2' });
+    expect(calls).toBe(2);
+  });
+
+  it('releases the flag when the action fails, so it can be retried', async () => {
+    const flag: InFlight = { current: false };
+    await expect(exclusive(flag, () => Promise.reject(new Error('offline')))).rejects.toThrow('offline');
+    expect(flag.current).toBe(false);
+    expect(await exclusive(flag, () => Promise.resolve(1))).toEqual({ ran: true, value: 1 });
   });
 });

@@ -145,3 +145,34 @@ export function counterpart(t: TransferView): string {
 export function history(all: TransferView[]): TransferView[] {
   return all.filter((t) => t.state !== 'sent');
 }
+
+/**
+ * A flag saying an action (a send, a receipt) is under way. Kept in a ref,
+ * not in state: it is checked and set synchronously, so a second click that
+ * arrives before a re-render (or while a search elsewhere on the screen
+ * toggles some other busy flag) still sees it.
+ */
+export interface InFlight {
+  current: boolean;
+}
+
+export type Exclusive<T> = { ran: true; value: T } | { ran: false };
+
+/**
+ * Runs `action` unless one is already in flight on `flag`; a call made while
+ * it is pending is refused (`{ ran: false }`) without running anything.
+ * `onBusy(true)` / `onBusy(false)` bracket the run (to disable the button).
+ * The flag is released however the action ends, so a failed send can be
+ * retried.
+ */
+export async function exclusive<T>(flag: InFlight, action: () => Promise<T>, onBusy?: (busy: boolean) => void): Promise<Exclusive<T>> {
+  if (flag.current) return { ran: false };
+  flag.current = true;
+  onBusy?.(true);
+  try {
+    return { ran: true, value: await action() };
+  } finally {
+    flag.current = false;
+    onBusy?.(false);
+  }
+}

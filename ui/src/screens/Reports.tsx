@@ -10,9 +10,18 @@ import { Money, PageHead } from '../components/ui';
 import { useRun } from '../hooks';
 import { formatQuantity } from '../lib/quantity';
 import { METHOD_LABEL, type Method } from '../lib/tender';
-import type { DayReport } from '../types';
+import type { DayReport, StockLevelView } from '../types';
 
 const label = (m: string) => METHOD_LABEL[m as Method] ?? m;
+
+/** The tag beside a stock row that needs attention (none when in good supply). */
+function stockTag(l: StockLevelView): string | null {
+  if (l.quantity < 0) return 'below zero';
+  if (l.quantity === 0) return 'out';
+  return l.low ? 'low' : null;
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 export function Reports() {
   const [busy, run] = useRun();
@@ -92,22 +101,25 @@ export function Reports() {
             <h3>Stock on hand at {report.branchName} (now)</h3>
             {report.stock.length === 0 ? <p class="muted">No product tracks stock yet (tick “Track stock” on a product).</p> : (
               <>
-                <p class="muted small">
-                  {report.stock.filter((l) => l.low).length} of {report.stock.length}{report.stockTruncated ? '+' : ''} products are low or below zero.
+                {/* Counted over every tracked product at this branch, not only the rows listed below. */}
+                <p class="muted small" data-testid="report-stock-summary" data-tracked={String(report.stockSummary.tracked)}
+                  data-low={String(report.stockSummary.low)} data-out={String(report.stockSummary.out)} data-below-zero={String(report.stockSummary.belowZero)}>
+                  {plural(report.stockSummary.tracked, 'product tracks', 'products track')} stock: {report.stockSummary.low} low,{' '}
+                  {report.stockSummary.out} out of stock, {report.stockSummary.belowZero} below zero.
                 </p>
                 <table class="table">
                   <thead><tr><th>Product</th><th class="num">In stock</th><th class="num">Low-stock level</th></tr></thead>
                   <tbody>
                     {report.stock.map((l) => (
                       <tr key={l.productId} data-testid="report-stock-row" data-product-name={l.name} data-stock={String(l.quantity)} data-low={String(l.low)}>
-                        <td>{l.name}{l.low ? <span class="tag danger">low</span> : null}</td>
+                        <td>{l.name}{stockTag(l) ? <span class="tag danger">{stockTag(l)}</span> : null}</td>
                         <td class={'num' + (l.quantity < 0 ? ' neg' : '')}>{formatQuantity(l.quantity)}</td>
                         <td class="num">{l.lowStock === null ? '—' : formatQuantity(l.lowStock)}</td>
                       </tr>
                     ))}
                   </tbody>
                 </table>
-                {report.stockTruncated ? <p class="muted small">Only the first {report.stock.length} products (by name) are listed; see Products for the rest.</p> : null}
+                {report.stockTruncated ? <p class="muted small">Only {report.stock.length} of {report.stockSummary.tracked} products are listed: those below zero, out or low first, then the rest by name; see Products for the others.</p> : null}
               </>
             )}
           </div>

@@ -8,7 +8,7 @@
  * branch, received once) are checked in Rust; `lib/transfers.ts` only
  * catches typing mistakes first.
  */
-import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { useConfirm } from '../components/Confirm';
 import { Empty, Field, PageHead } from '../components/ui';
@@ -18,7 +18,7 @@ import { formatDateTime } from '../lib/format';
 import { formatQuantity } from '../lib/quantity';
 import {
   DISCREPANCY_WARNING, EMPTY_DRAFT, STATE_LABEL, addLine, branchLabel, buildReceivePayload, buildSendPayload, counterpart,
-  countsDiffer, describeDifferences, destinations, history, initialCounts, removeLine, setLineQuantity, type SendDraft,
+  countsDiffer, describeDifferences, destinations, exclusive, history, initialCounts, removeLine, setLineQuantity, type SendDraft,
 } from '../lib/transfers';
 import type { BranchView, ProductView, TransferView } from '../types';
 
@@ -74,14 +74,19 @@ function TransferRow({ t }: { t: TransferView }) {
 
 /** An incoming transfer: a count per line, prefilled with what was sent. */
 function ReceiveCard({ t, onReceived }: { t: TransferView; onReceived: (t: TransferView) => void }) {
-  const [busy, run] = useRun();
+  const [, run] = useRun();
+  // The receipt's own in-flight guard (see `exclusive`): a second click
+  // while the first is confirming or saving does nothing.
+  const receiving = useRef(false);
+  const [inFlight, setInFlight] = useState(false);
+  // Received: the card stays until the list reloads, but cannot be sent again.
+  const [received, setReceived] = useState(false);
   const [counts, setCounts] = useState<Record<number, string>>(() => initialCounts(t));
   const [note, setNote] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [confirmEl, confirm] = useConfirm();
   const differs = countsDiffer(t, counts);
-  const submit = async (e: Event) => {
-    e.preventDefault();
+  const receive = async () => {
     const built = buildReceivePayload(t, counts, note);
     if (!built.ok) return setError(built.error);
     setError(null);
@@ -91,7 +96,12 @@ function ReceiveCard({ t, onReceived }: { t: TransferView; onReceived: (t: Trans
       : `Receive everything as sent from ${branchLabel(t.fromBranch)}? It enters this branch's stock now.`;
     if (!(await confirm(question, differences.length ? 'Receive with discrepancy' : 'Receive', differences.length > 0))) return;
     const done = await run(() => api.receiveTransfer(payload));
-    if (done) onReceived(done);
+    if (done) { setReceived(true); onReceived(done); }
+  };
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (received) return;
+    void exclusive(receiving, receive, setInFlight);
   };
   return (
     <form class="card" onSubmit={submit} data-testid="transfer-row" data-transfer-id={t.id} data-state={t.state} data-direction={t.direction}>
@@ -117,7 +127,7 @@ function ReceiveCard({ t, onReceived }: { t: TransferView; onReceived: (t: Trans
       <Field label="Note (optional)"><input data-testid="receive-note" value={note} onInput={(e) => setNote(e.currentTarget.value)} /></Field>
       {error ? <p class="form-error" role="alert">{error}</p> : null}
       <div class="form-actions">
-        <button type="submit" class="primary" data-testid="receive-confirm" disabled={busy}>Receive</button>
+        <button type="submit" class="primary" data-testid="receive-confirm" disabled={inFlight || received}>Receive</button>
       </div>
       {confirmEl}
     </form>
@@ -126,7 +136,15 @@ function ReceiveCard({ t, onReceived }: { t: TransferView; onReceived: (t: Trans
 
 /** The send form: a destination, products found by search with a quantity each, a note. */
 function SendForm({ branches, onSent }: { branches: BranchView[]; onSent: (t: TransferView) => void }) {
-  const [busy, run] = useRun();
+  // The product search and the send keep separate busy flags: a search
+  // finishing mid-send must not re-enable the Send button.
+  const [searching, runSearch] = useRun();
+  const [, run] = useRun();
+  // The send's own in-flight guard (see `exclusive`), checked synchronously
+  // at the start of the handler: a second click while the first send is
+  // confirming or saving does nothing, so stock is never sent twice.
+  const sending = useRef(false);
+  const [inFlight, setInFlight] = useState(false);
   const [draft, setDraft] = useState<SendDraft>(EMPTY_DRAFT);
   const [text, setText] = useState('');
   const [found, setFound] = useState<ProductView[]>([]);
@@ -136,10 +154,10 @@ function SendForm({ branches, onSent }: { branches: BranchView[]; onSent: (t: Tr
   useEffect(() => {
     if (!text.trim()) { setFound([]); return; }
     const timer = window.setTimeout(() => {
-      void run(() => api.products({ categoryId: null, text: text.trim(), limit: 20 })).then((r) => r && setFound(r.filter((p) => p.trackStock)));
+      void runSearch(() => api.products({ categoryId: null, text: text.trim(), limit: 20 })).then((r) => r && setFound(r.filter((p) => p.trackStock)));
     }, SEARCH_DEBOUNCE_MS);
     return () => window.clearTimeout(timer);
-  }, [text, run]);
+  }, [text, runSearch]);
 
   if (targets.length === 0) {
     return (
@@ -153,8 +171,7 @@ function SendForm({ branches, onSent }: { branches: BranchView[]; onSent: (t: Tr
     );
   }
 
-  const submit = async (e: Event) => {
-    e.preventDefault();
+  const send = async () => {
     const built = buildSendPayload(draft, branches);
     if (!built.ok) return setError(built.error);
     setError(null);
@@ -163,7 +180,12 @@ function SendForm({ branches, onSent }: { branches: BranchView[]; onSent: (t: Tr
     const ok = await confirm(`Send ${n} product${n === 1 ? '' : 's'} to ${branchLabel(to)}? The stock leaves this branch now.`, 'Send stock', false);
     if (!ok) return;
     const sent = await run(() => api.sendTransfer(built.value));
+    // The form is cleared only once the send succeeded; a failed one keeps it to retry.
     if (sent) { setDraft(EMPTY_DRAFT); setText(''); setFound([]); onSent(sent); }
+  };
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void exclusive(sending, send, setInFlight);
   };
 
   return (
@@ -187,7 +209,7 @@ function SendForm({ branches, onSent }: { branches: BranchView[]; onSent: (t: Tr
             </button>
           ))}
         </div>
-      ) : text.trim() && !busy ? <p class="muted small">No stock-tracked product matches “{text.trim()}”.</p> : null}
+      ) : text.trim() && !searching ? <p class="muted small">No stock-tracked product matches “{text.trim()}”.</p> : null}
       {draft.lines.length === 0 ? <p class="muted">Search for the products to send and add them here.</p> : (
         <table class="table">
           <thead><tr><th>Product</th><th class="num">In stock</th><th>Quantity to send</th><th /></tr></thead>
@@ -208,7 +230,7 @@ function SendForm({ branches, onSent }: { branches: BranchView[]; onSent: (t: Tr
       <Field label="Note (optional)"><input data-testid="send-note" value={draft.note} onInput={(e) => setDraft({ ...draft, note: e.currentTarget.value })} /></Field>
       {error ? <p class="form-error" role="alert" data-testid="send-error">{error}</p> : null}
       <div class="form-actions">
-        <button type="submit" class="primary" data-testid="send-submit" disabled={busy}>Send stock</button>
+        <button type="submit" class="primary" data-testid="send-submit" disabled={inFlight}>Send stock</button>
       </div>
       {confirmEl}
     </form>

@@ -1411,20 +1411,7 @@ fn record_moves(
             fmt::qty(q.milli())
         ),
     };
-    Ok(below_zero(flash, &levels))
-}
-
-/// `flash` with a warning for each of `levels` (branch, quantity) below zero.
-fn below_zero(mut flash: String, levels: &[(&str, i64)]) -> String {
-    for (b, l) in levels {
-        if *l < 0 {
-            flash.push_str(&format!(
-                " {b} is now below zero ({}): more left than was recorded; count it and adjust.",
-                fmt::qty(*l)
-            ));
-        }
-    }
-    flash
+    Ok(transfers::below_zero(flash, &levels))
 }
 
 /// The product page's transfer form: a one-line stock transfer
@@ -1459,7 +1446,7 @@ fn send_one(
         fmt::qty(left),
         to.name
     );
-    Ok(below_zero(flash, &[(from.name.as_str(), left)]))
+    Ok(transfers::below_zero(flash, &[(from.name.as_str(), left)]))
 }
 
 async fn move_stock(

@@ -866,6 +866,52 @@ async fn undo_merge(
     }
 }
 
+/// What a separated account will show: "owe **KES 160.00**", or "be in
+/// credit by **KES 140.00**" when its own ledger is below zero.
+fn owes_phrase(m: Money) -> Markup {
+    if m.is_negative() {
+        html! { "be in credit by " strong { (m.negated().to_string()) } }
+    } else {
+        html! { "owe " strong { (m.to_string()) } }
+    }
+}
+
+/// Said plainly when a separated balance would be below zero: while the
+/// records were merged, a payment recorded against one account paid what
+/// the other owed, so one will show a credit and the other a debt.
+fn credit_warning(plan: &UndoPlan) -> Markup {
+    let (credit, debt) = if plan.alias_owes.is_negative() {
+        (
+            (&plan.alias_name, plan.alias_owes),
+            (&plan.kept_name, plan.kept_owes),
+        )
+    } else {
+        (
+            (&plan.kept_name, plan.kept_owes),
+            (&plan.alias_name, plan.alias_owes),
+        )
+    };
+    html! {
+        div.notice data-testid="undo-credit-warning" {
+            p {
+                strong { "One account will show a credit balance and the other a debt. " }
+                (credit.0) " will show a credit of " (credit.1.negated().to_string())
+                @if debt.1.is_positive() {
+                    " and " (debt.0) " a debt of " (debt.1.to_string())
+                } @else if debt.1.is_negative() {
+                    ", and " (debt.0) " a credit of " (debt.1.negated().to_string())
+                }
+                ": while the two were merged, payments recorded against one account paid what the other owed, "
+                "and separating them gives each its own entries back."
+            }
+            p {
+                "If it is one person's money, record a ledger adjustment at a till afterwards to move the amount "
+                "between the two accounts (a charge on the one in credit, a matching credit on the one in debt)."
+            }
+        }
+    }
+}
+
 /// The page asking before a merge is undone.
 fn confirm_undo(
     user: &WebUser,
@@ -893,8 +939,11 @@ fn confirm_undo(
             what_happens: html! {
                 p { (plan.alias_name) " becomes a customer of their own again, with " (phone) "." }
                 p { "The sales and ledger entries recorded under " (plan.alias_name) " were never rewritten, so they go back to them: "
-                    (plan.alias_name) " will owe " strong { (plan.alias_owes.to_string()) } " and "
-                    (plan.kept_name) " " strong { (plan.kept_owes.to_string()) } "." }
+                    (plan.alias_name) " will " (owes_phrase(plan.alias_owes)) " and "
+                    (plan.kept_name) " will " (owes_phrase(plan.kept_owes)) "." }
+                @if plan.alias_owes.is_negative() || plan.kept_owes.is_negative() {
+                    (credit_warning(plan))
+                }
                 p { (plan.kept_name) "'s profile stays as it is: what the merge folded into it (a name, notes, the credit limit) is not taken back; edit it if needed." }
                 p { "Every till gets this on its next sync. If a till later adds a customer with "
                     (plan.alias_name) "'s new phone, the two are merged again (one phone, one account)." }

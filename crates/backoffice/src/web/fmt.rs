@@ -42,11 +42,7 @@ pub fn plural(n: i64, one: &str, many: &str) -> String {
 
 /// `2026-03-02 09:15` in `tz`.
 pub fn time(t: Timestamp, tz: TimeZone) -> String {
-    let tz: chrono_tz::Tz = tz.name().parse().unwrap_or(chrono_tz::Africa::Nairobi);
-    t.to_datetime()
-        .with_timezone(&tz)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    tz.local_time(t)
 }
 
 /// `time` for an optional instant: "never" when there is none.

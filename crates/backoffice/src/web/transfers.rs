@@ -18,7 +18,9 @@
 //!
 //! The forms need no script: the send form has [`FIRST_ROWS`] line rows, and
 //! its "Add a line" button posts the form back with one more row, keeping
-//! what was typed.
+//! what was typed. A line names its product by SKU, barcode or exact name,
+//! typed or picked from one shared `<datalist>` of the live products (never
+//! a `<select>` per row: a catalogue of thousands would repeat in each).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -33,7 +35,7 @@ use pos_domain::{
     BranchId, MovementId, MovementKind, ProductId, Quantity, Timestamp, TransferId,
     TransferReceiptId, UserId,
 };
-use record_sql::transfers::{self as read, TransferState, TransferView};
+use record_sql::transfers::{self as read, Side, StateFilter, TransferState, TransferView};
 use rusqlite::{Connection, OptionalExtension};
 use sync_protocol::{
     OpBody, StockMovementRecord, TransferLine, TransferReceivedLine, TransferReceivedRecord,
@@ -49,8 +51,11 @@ use super::{db, write};
 use crate::devices::{Branch, all_branches};
 use crate::state::AppState;
 
-/// The most transfers the list shows (newest first).
+/// The most transfers the list shows (newest first, after the filters).
 pub const LIST_LIMIT: u32 = 500;
+/// A send's notice lists its lines up to this many; past it, it counts them
+/// (the notice travels in a cookie).
+pub const FLASH_LINES: usize = 5;
 /// Line rows of a new send form.
 pub const FIRST_ROWS: usize = 5;
 /// The most lines one transfer may have.
@@ -226,12 +231,15 @@ fn load_list(conn: &Connection, raw: Option<&str>) -> Result<ListData, WebError>
         .map(BranchId::from_str)
         .transpose()
         .map_err(|e| WebError::internal(&e))?;
-    let all = read::transfers(conn, branch_id, LIST_LIMIT)?;
+    // Filtered in SQL, before the limit: an old transfer still in transit
+    // is listed however many were sent after it.
+    let side = branch_id.map_or(Side::Any, Side::Either);
+    let filter = state.map_or(StateFilter::Any, StateFilter::Is);
+    let all = read::list(conn, side, filter, LIST_LIMIT)?;
     let more = all.len() == LIST_LIMIT as usize;
     let names = Names::load(conn)?;
     let rows = all
         .into_iter()
-        .filter(|t| state.is_none_or(|s| t.state() == s))
         .map(|t| shown_transfer(conn, &names, t))
         .collect::<rusqlite::Result<_>>()?;
     Ok(ListData {
@@ -294,7 +302,9 @@ fn list_page(d: &ListData) -> Markup {
             }
         }
         @if d.more {
-            p.notice { "Only the newest " (LIST_LIMIT) " transfers are searched; narrow the list to one branch to see older ones." }
+            p.notice data-testid="transfers-more" {
+                "Only the newest " (LIST_LIMIT) " matching transfers are shown; narrow the list to one branch or state to see older ones."
+            }
         }
     }
 }
@@ -453,6 +463,80 @@ impl SendForm {
     }
 }
 
+/// The live product a send form's line names: its SKU or barcode (exactly;
+/// a SKU in any case, as SKUs are stored upper-case), else its exact name
+/// in any case. `None` when nothing matches; an error naming the line when
+/// more than one product does. A product id is taken too (forms and links
+/// made before the form named products by code).
+fn resolve_product(
+    conn: &Connection,
+    n: usize,
+    typed: &str,
+) -> Result<Option<(ProductId, String)>, WebError> {
+    fn live(
+        conn: &Connection,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> rusqlite::Result<Vec<(String, String)>> {
+        conn.prepare_cached(sql)?
+            .query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    }
+    if let Ok(id) = ProductId::from_str(typed) {
+        let found = live(
+            conn,
+            "SELECT id, name FROM products WHERE id = ?1 AND deleted_at IS NULL",
+            [id.to_string()],
+        )?;
+        if let Some((_, name)) = found.into_iter().next() {
+            return Ok(Some((id, name)));
+        }
+    }
+    let by_code = live(
+        conn,
+        "SELECT id, name FROM products
+         WHERE deleted_at IS NULL AND (sku = ?1 OR barcode = ?2)
+         ORDER BY name COLLATE NOCASE, id LIMIT 6",
+        [typed.to_ascii_uppercase(), typed.to_string()],
+    )?;
+    let (found, what) = if by_code.is_empty() {
+        let by_name = live(
+            conn,
+            "SELECT id, name FROM products
+             WHERE deleted_at IS NULL AND name = ?1 COLLATE NOCASE
+             ORDER BY name, id LIMIT 6",
+            [typed],
+        )?;
+        (by_name, "the name")
+    } else {
+        (by_code, "the SKU or barcode")
+    };
+    match found.as_slice() {
+        [] => Ok(None),
+        [(id, name)] => Ok(Some((
+            ProductId::from_str(id).map_err(|e| WebError::internal(&e))?,
+            name.clone(),
+        ))),
+        many => {
+            let names = many
+                .iter()
+                .take(5)
+                .map(|(_, name)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let count = if many.len() > 5 {
+                "more than 5".to_string()
+            } else {
+                many.len().to_string()
+            };
+            Err(WebError::bad(format!(
+                "line {n}: '{}' is {what} of {count} products ({names}); type the product's SKU or barcode instead, or send it from its product page",
+                shown(typed)
+            )))
+        }
+    }
+}
+
 /// The lines of a send form: rows left empty are skipped; a product is on
 /// one line only.
 fn send_lines(
@@ -468,20 +552,13 @@ fn send_lines(
         }
         if product.is_empty() {
             return Err(WebError::bad(format!(
-                "line {n} has a quantity but no product: pick the product"
+                "line {n} has a quantity but no product: type its SKU, barcode or name"
             )));
         }
-        let id = ProductId::from_str(product).ok();
-        let name: Option<String> = match id {
-            Some(id) => conn
-                .prepare_cached("SELECT name FROM products WHERE id = ?1 AND deleted_at IS NULL")?
-                .query_row([id.to_string()], |r| r.get(0))
-                .optional()?,
-            None => None,
-        };
-        let (Some(id), Some(name)) = (id, name) else {
+        let Some((id, name)) = resolve_product(conn, n, product)? else {
             return Err(WebError::bad(format!(
-                "the product of line {n} is not one of the business's products; pick one from the list"
+                "line {n}: no product with SKU, barcode or name '{}'",
+                shown(product)
             )));
         };
         let q = fmt::parse_qty(&format!("the quantity of line {n}"), quantity)?;
@@ -500,10 +577,75 @@ fn send_lines(
     }
     if lines.is_empty() {
         return Err(WebError::bad(
-            "the transfer has no lines: pick a product and type a quantity",
+            "the transfer has no lines: type a product's SKU, barcode or name and a quantity",
         ));
     }
     Ok(lines)
+}
+
+/// `flash` with a warning for each of `levels` (what, quantity) below zero:
+/// the one rule of the product page's stock forms and of a transfer's send.
+pub(crate) fn below_zero(mut flash: String, levels: &[(&str, i64)]) -> String {
+    for (b, l) in levels {
+        if *l < 0 {
+            flash.push_str(&format!(
+                " {b} is now below zero ({}): more left than was recorded; count it and adjust.",
+                fmt::qty(*l)
+            ));
+        }
+    }
+    flash
+}
+
+/// A product's stock at a branch, in thousandths.
+fn level(conn: &Connection, product: ProductId, branch: &str) -> rusqlite::Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT quantity_milli FROM stock_levels WHERE product_id = ?1 AND branch_id = ?2",
+        )?
+        .query_row([product.to_string(), branch.to_string()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// The notice after a send: its lines (counted past [`FLASH_LINES`], as
+/// the notice travels in a cookie), and the products the send took below
+/// zero at the sending branch.
+fn sent_notice(
+    conn: &Connection,
+    (from, to): (&Branch, &Branch),
+    lines: &[(ProductId, String, Quantity)],
+) -> rusqlite::Result<String> {
+    let goods = if lines.len() <= FLASH_LINES {
+        lines
+            .iter()
+            .map(|(_, name, q)| format!("{} × {name}", fmt::qty(q.milli())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        plural(lines.len() as i64, "line", "lines")
+    };
+    let flash = format!(
+        "Sent {goods} from {} to {}. It left {}'s stock now; {} adds it when the transfer is received.",
+        from.name, to.name, from.name, to.name
+    );
+    let mut below = Vec::new();
+    for (p, name, _) in lines {
+        let l = level(conn, *p, &from.id)?;
+        if l < 0 {
+            below.push((format!("{name} at {}", from.name), l));
+        }
+    }
+    Ok(if below.len() <= FLASH_LINES {
+        let levels: Vec<(&str, i64)> = below.iter().map(|(w, l)| (w.as_str(), *l)).collect();
+        below_zero(flash, &levels)
+    } else {
+        format!(
+            "{flash} {} at {} are now below zero: more left than was recorded; count them and adjust (the Products page shows which).",
+            plural(below.len() as i64, "product", "products"),
+            from.name
+        )
+    })
 }
 
 fn do_send(
@@ -518,39 +660,64 @@ fn do_send(
     let note = fmt::optional_text("the note", &f.note, MAX_NOTE_CHARS)?;
     let plain: Vec<(ProductId, Quantity)> = lines.iter().map(|(p, _, q)| (*p, *q)).collect();
     let id = send_transfer(conn, now, user, (from, to), &plain, note)?;
-    let goods = lines
-        .iter()
-        .map(|(_, name, q)| format!("{} × {name}", fmt::qty(q.milli())))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Ok((
-        id,
-        format!(
-            "Sent {goods} from {} to {}. It left {}'s stock now; {} adds it when the transfer is received.",
-            from.name, to.name, from.name, to.name
-        ),
-    ))
+    Ok((id, sent_notice(conn, (from, to), &lines)?))
 }
 
 /// What the send form offers.
 struct SendChoices {
     branches: Vec<Branch>,
-    /// Live products: id, name.
-    products: Vec<(String, String)>,
+    /// Live products, by name.
+    products: Vec<ProductChoice>,
+}
+
+/// A live product in the send form's datalist.
+struct ProductChoice {
+    name: String,
+    sku: Option<String>,
+    barcode: Option<String>,
+}
+
+impl ProductChoice {
+    /// What picking it types: its SKU, else its name.
+    fn value(&self) -> &str {
+        self.sku.as_deref().unwrap_or(&self.name)
+    }
+
+    /// How the list shows it: the name, and its codes.
+    fn label(&self) -> String {
+        let mut label = self.name.clone();
+        if let Some(sku) = &self.sku {
+            label.push_str(&format!(" · SKU {sku}"));
+        }
+        if let Some(barcode) = &self.barcode {
+            label.push_str(&format!(" · barcode {barcode}"));
+        }
+        label
+    }
 }
 
 fn send_choices(conn: &Connection) -> rusqlite::Result<SendChoices> {
     let products = conn
         .prepare_cached(
-            "SELECT id, name FROM products WHERE deleted_at IS NULL ORDER BY name COLLATE NOCASE, id",
+            "SELECT name, sku, barcode FROM products WHERE deleted_at IS NULL
+             ORDER BY name COLLATE NOCASE, id",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| {
+            Ok(ProductChoice {
+                name: r.get(0)?,
+                sku: r.get(1)?,
+                barcode: r.get(2)?,
+            })
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(SendChoices {
         branches: all_branches(conn)?.into_iter().filter(|b| b.live).collect(),
         products,
     })
 }
+
+/// The id of the send form's one list of products.
+const PRODUCT_LIST: &str = "transfer-products";
 
 fn send_page(
     user: &WebUser,
@@ -575,20 +742,23 @@ fn send_page(
             input type="hidden" name="rows" value=(f.rows.len());
             label { "From" (branch_select("from_branch_id", &live, f.from.trim())) }
             label { "To" (branch_select("to_branch_id", &live, f.to.trim())) }
+            p.muted { "Name each line's product by its SKU, its barcode (scan it into the field) or its exact name; the list offers them as you type." }
+            datalist id=(PRODUCT_LIST) data-testid="transfer-products" {
+                @for p in &c.products {
+                    option value=(p.value()) { (p.label()) }
+                }
+            }
             table data-testid="transfer-lines" {
-                thead { tr { th { "Line" } th { "Product" } th.num { "Quantity" } } }
+                thead { tr { th { "Line" } th { "Product (SKU, barcode or name)" } th.num { "Quantity" } } }
                 tbody {
                     @for (i, (product, quantity)) in f.rows.iter().enumerate() {
                         @let n = i + 1;
                         tr {
                             td { (n) }
                             td {
-                                select name={ "product_" (n) } aria-label={ "Product of line " (n) } {
-                                    option value="" { "—" }
-                                    @for (id, name) in &c.products {
-                                        option value=(id) selected[id == product.trim()] { (name) }
-                                    }
-                                }
+                                input type="text" list=(PRODUCT_LIST) name={ "product_" (n) } value=(product)
+                                    autocomplete="off" size="30"
+                                    aria-label={ "Product of line " (n) ": SKU, barcode or name" };
                             }
                             td.num {
                                 input type="text" name={ "quantity_" (n) } value=(quantity) inputmode="decimal" size="8"
