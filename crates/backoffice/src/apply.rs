@@ -692,7 +692,7 @@ fn apply_transfer_received(
              LEFT JOIN devices d ON d.id = r.device_id WHERE r.transfer_id = ?1",
         )?
         .query_row(
-            params![r.transfer_id.to_string(), uuid::Uuid::nil().to_string()],
+            params![r.transfer_id.to_string(), DeviceId::BACK_OFFICE.to_string()],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .optional()?;

@@ -295,10 +295,9 @@ pub(crate) struct TransferNames<'a> {
 }
 
 pub(crate) fn transfer(t: &Transfer, names: &TransferNames<'_>) -> TransferView {
-    // The dashboard writes as the nil device, and its people are Back
-    // Office accounts, not till users.
+    // The dashboard's people are Back Office accounts, not till users.
     let by = |device: pos_domain::DeviceId, user: UserId| {
-        if device.as_uuid().is_nil() {
+        if device == pos_domain::DeviceId::BACK_OFFICE {
             "the Back Office".to_string()
         } else {
             (names.user)(user)

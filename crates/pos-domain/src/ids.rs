@@ -78,3 +78,9 @@ id_type! {
     /// The receipt of a stock transfer at its destination branch.
     TransferReceiptId;
 }
+
+impl DeviceId {
+    /// The Back Office itself (the nil UUID): what its dashboard writes
+    /// carry, so every side can say "the Back Office" rather than a till.
+    pub const BACK_OFFICE: DeviceId = DeviceId::from_uuid(Uuid::nil());
+}

@@ -1138,9 +1138,7 @@ mod tests {
         MovementId, MovementKind, Name, PaymentMethod, PhoneNumber, ProductId, Quantity, Role,
         SaleId, TaxCode, TaxMode, Tender, TimeZone, UserId,
     };
-    use sync_protocol::{
-        Change, ExpensePaidWith, LedgerEntryRecord, LedgerKind, StockMovementRecord,
-    };
+    use sync_protocol::{ExpensePaidWith, LedgerEntryRecord, LedgerKind, StockMovementRecord};
     use uuid::Uuid;
 
     const EPOCH: Epoch = Epoch(Uuid::from_u128(0x0193_b1c2_0000_7000_8000_0000_0000_0001));
@@ -1156,23 +1154,7 @@ mod tests {
 
     /// A page of `bodies` numbered from `first`, ending the feed.
     fn page(first: u64, bodies: Vec<ChangeBody>) -> PullResponse {
-        let n = bodies.len() as u64;
-        PullResponse {
-            epoch: EPOCH,
-            changes: bodies
-                .into_iter()
-                .enumerate()
-                .map(|(i, body)| Change {
-                    seq: first + i as u64,
-                    body,
-                })
-                .collect(),
-            next_cursor: Cursor {
-                epoch: EPOCH,
-                seq: first + n.max(1) - 1,
-            },
-            has_more: false,
-        }
+        crate::testkit::page(EPOCH, first, bodies)
     }
 
     fn product_state(id: ProductId, product: &str, price: i64, at: i64) -> ProductState {

@@ -339,22 +339,14 @@ impl Store {
         to: BusinessDay,
     ) -> Result<Vec<CashierTotal>> {
         let currency = self.open_report(actor, from, to)?;
-        let mut stmt = self.conn().prepare_cached(SALES_BY_CASHIER_SQL)?;
-        let mut rows = stmt.query(params![
-            from.to_string(),
-            to.to_string(),
-            self.identity().branch_id.to_string()
-        ])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(CashierTotal {
+        self.branch_days(SALES_BY_CASHIER_SQL, from, to, |r| {
+            Ok(CashierTotal {
                 user_id: col_parse(r, 0)?,
                 name: r.get(1)?,
                 sales_count: count(r.get(2)?)?,
                 net: Money::from_minor(r.get(3)?, currency)?,
-            });
-        }
-        Ok(out)
+            })
+        })
     }
 
     /// Best sellers in `from..=to`: at most `limit` products (capped at
@@ -554,21 +546,13 @@ impl Store {
         to: BusinessDay,
     ) -> Result<Vec<ExpenseCategoryTotal>> {
         let currency = self.open_report(actor, from, to)?;
-        let mut stmt = self.conn().prepare_cached(EXPENSES_BY_CATEGORY_SQL)?;
-        let mut rows = stmt.query(params![
-            from.to_string(),
-            to.to_string(),
-            self.identity().branch_id.to_string()
-        ])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(ExpenseCategoryTotal {
+        self.branch_days(EXPENSES_BY_CATEGORY_SQL, from, to, |r| {
+            Ok(ExpenseCategoryTotal {
                 category: r.get(0)?,
                 count: count(r.get(1)?)?,
                 amount: Money::from_minor(r.get(2)?, currency)?,
-            });
-        }
-        Ok(out)
+            })
+        })
     }
 
     /// The checks every range report starts with: the role, the range, and
@@ -589,14 +573,7 @@ impl Store {
         to: BusinessDay,
         currency: Currency,
     ) -> Result<Vec<DaySales>> {
-        let mut stmt = self.conn().prepare_cached(SALES_BY_DAY_SQL)?;
-        let mut rows = stmt.query(params![
-            from.to_string(),
-            to.to_string(),
-            self.identity().branch_id.to_string()
-        ])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
+        self.branch_days(SALES_BY_DAY_SQL, from, to, |r| {
             let day: String = r.get(0)?;
             let day = BusinessDay::parse(&day)
                 .ok_or_else(|| StoreError::Corrupt(format!("business day '{day}'")))?;
@@ -608,7 +585,7 @@ impl Store {
                 Ok(n) if n > 0 => gross / n,
                 _ => 0,
             };
-            out.push(DaySales {
+            Ok(DaySales {
                 day,
                 sales_count,
                 gross_sales: money(gross)?,
@@ -617,9 +594,8 @@ impl Store {
                 tax: money(r.get(4)?)?,
                 discounts: money(r.get(5)?)?,
                 average_sale: money(average)?,
-            });
-        }
-        Ok(out)
+            })
+        })
     }
 
     fn method_totals(
@@ -636,20 +612,43 @@ impl Store {
                 amount: Money::zero(currency),
             })
             .collect();
-        let mut stmt = self.conn().prepare_cached(PAYMENTS_BY_METHOD_SQL)?;
+        let rows = self.branch_days(PAYMENTS_BY_METHOD_SQL, from, to, |r| {
+            Ok((
+                parse_method(&r.get::<_, String>(0)?)?,
+                count(r.get(1)?)?,
+                Money::from_minor(r.get(2)?, currency)?,
+            ))
+        })?;
+        for (method, n, amount) in rows {
+            if let Some(t) = totals.iter_mut().find(|t| t.method == method) {
+                t.count = n;
+                t.amount = amount;
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Runs report query `sql` over this branch's business days `from..=to`
+    /// (its parameters: ?1 the first day, ?2 the last, ?3 this branch), one
+    /// `T` per row.
+    fn branch_days<T>(
+        &self,
+        sql: &str,
+        from: BusinessDay,
+        to: BusinessDay,
+        mut row: impl FnMut(&rusqlite::Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.conn().prepare_cached(sql)?;
         let mut rows = stmt.query(params![
             from.to_string(),
             to.to_string(),
             self.identity().branch_id.to_string()
         ])?;
+        let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            let method = parse_method(&r.get::<_, String>(0)?)?;
-            if let Some(t) = totals.iter_mut().find(|t| t.method == method) {
-                t.count = count(r.get(1)?)?;
-                t.amount = Money::from_minor(r.get(2)?, currency)?;
-            }
+            out.push(row(r)?);
         }
-        Ok(totals)
+        Ok(out)
     }
 }
 

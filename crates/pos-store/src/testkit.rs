@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pos_domain::{Currency, ManualClock, Money, Name, Pin, Role, Sku, TaxCode, Timestamp, UserId};
-use sync_protocol::OpBody;
+use sync_protocol::{Change, ChangeBody, Cursor, Epoch, OpBody, PullResponse};
 
 use crate::catalog::{NewProduct, Product};
 use crate::{Actor, Store};
@@ -227,5 +227,26 @@ impl Kit {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap()
+    }
+}
+
+/// A pulled page of `bodies` numbered from `first`, ending the feed.
+pub fn page(epoch: Epoch, first: u64, bodies: Vec<ChangeBody>) -> PullResponse {
+    let n = bodies.len() as u64;
+    PullResponse {
+        epoch,
+        changes: bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| Change {
+                seq: first + i as u64,
+                body,
+            })
+            .collect(),
+        next_cursor: Cursor {
+            epoch,
+            seq: first + n.max(1) - 1,
+        },
+        has_more: false,
     }
 }

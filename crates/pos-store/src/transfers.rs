@@ -338,7 +338,7 @@ pub(crate) fn apply_pulled_received(tx: &Tx<'_>, r: &TransferReceivedRecord) -> 
 mod tests {
     use pos_domain::{DeviceId, Hlc, Role, TimeZone};
     use record_sql::read;
-    use sync_protocol::{BranchState, Change, ChangeBody, Cursor, Epoch, PullResponse};
+    use sync_protocol::{BranchState, ChangeBody, Epoch};
     use uuid::Uuid;
 
     use super::*;
@@ -382,24 +382,8 @@ mod tests {
     /// Applies `bodies` as the next pulled page.
     fn pull(k: &mut Kit, bodies: Vec<ChangeBody>) -> crate::replica::ApplyStats {
         let first = k.store.sync_cursor().unwrap().map_or(1, |c| c.seq + 1);
-        let n = bodies.len() as u64;
         k.store
-            .apply_pulled(&PullResponse {
-                epoch: EPOCH,
-                changes: bodies
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, body)| Change {
-                        seq: first + i as u64,
-                        body,
-                    })
-                    .collect(),
-                next_cursor: Cursor {
-                    epoch: EPOCH,
-                    seq: first + n.max(1) - 1,
-                },
-                has_more: false,
-            })
+            .apply_pulled(&crate::testkit::page(EPOCH, first, bodies))
             .unwrap()
     }
 

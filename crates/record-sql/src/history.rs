@@ -32,7 +32,7 @@ pub fn sales(
     customer: CustomerId,
     this_branch: BranchId,
 ) -> rusqlite::Result<(Vec<HistorySale>, bool)> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let sql = format!(
         "SELECT s.id, s.receipt_no, s.kind, s.branch_id, b.code, b.name, d.code, s.created_at,
                 s.business_day, s.total_minor, s.currency,
                 (SELECT COALESCE(SUM(p.amount_minor), 0) FROM payments p
@@ -44,32 +44,28 @@ pub fn sales(
          WHERE s.customer_id IN ({IDS})
          ORDER BY s.created_at DESC, s.rowid DESC
          LIMIT ?3"
-    ))?;
-    let rows = stmt
-        .query_map(
-            params![
-                customer.to_string(),
-                this_branch.to_string(),
-                MAX_HISTORY_SALES + 1
-            ],
-            |r| {
-                let currency = parsed(r, 10)?;
-                Ok(HistorySale {
-                    id: parsed(r, 0)?,
-                    receipt_no: r.get(1)?,
-                    kind: enum_col(r, 2, SaleKind::parse)?,
-                    branch: branch_of(r, 3)?,
-                    device_code: r.get(6)?,
-                    created_at: ts(r, 7)?,
-                    business_day: r.get(8)?,
-                    total: money(r, 9, currency)?,
-                    on_credit: money(r, 11, currency)?,
-                    this_branch: r.get(12)?,
-                })
-            },
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(capped(rows, MAX_HISTORY_SALES))
+    );
+    newest(
+        conn,
+        &sql,
+        (customer, this_branch),
+        MAX_HISTORY_SALES,
+        |r| {
+            let currency = parsed(r, 10)?;
+            Ok(HistorySale {
+                id: parsed(r, 0)?,
+                receipt_no: r.get(1)?,
+                kind: enum_col(r, 2, SaleKind::parse)?,
+                branch: branch_of(r, 3)?,
+                device_code: r.get(6)?,
+                created_at: ts(r, 7)?,
+                business_day: r.get(8)?,
+                total: money(r, 9, currency)?,
+                on_credit: money(r, 11, currency)?,
+                this_branch: r.get(12)?,
+            })
+        },
+    )
 }
 
 /// The customer's ledger entries (up to [`MAX_HISTORY_LEDGER`]) and whether
@@ -79,7 +75,7 @@ pub fn ledger(
     customer: CustomerId,
     this_branch: BranchId,
 ) -> rusqlite::Result<(Vec<HistoryLedgerEntry>, bool)> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let sql = format!(
         "SELECT l.id, l.kind, l.amount_minor, l.currency, l.method, l.reference,
                 l.branch_id, b.code, b.name, l.created_at, l.sale_id, l.branch_id = ?2
          FROM customer_ledger l
@@ -87,34 +83,49 @@ pub fn ledger(
          WHERE l.customer_id IN ({IDS})
          ORDER BY l.created_at DESC, l.rowid DESC
          LIMIT ?3"
-    ))?;
-    let rows = stmt
+    );
+    newest(
+        conn,
+        &sql,
+        (customer, this_branch),
+        MAX_HISTORY_LEDGER,
+        |r| {
+            let currency = parsed(r, 3)?;
+            Ok(HistoryLedgerEntry {
+                id: parsed(r, 0)?,
+                kind: enum_col(r, 1, LedgerKind::parse)?,
+                amount: money(r, 2, currency)?,
+                method: match r.get::<_, Option<String>>(4)? {
+                    None => None,
+                    Some(_) => Some(enum_col(r, 4, PaymentMethod::parse)?),
+                },
+                reference: r.get(5)?,
+                branch: branch_of(r, 6)?,
+                created_at: ts(r, 9)?,
+                sale_id: parsed_opt(r, 10)?,
+                this_branch: r.get(11)?,
+            })
+        },
+    )
+}
+
+/// The newest rows of history query `sql` (?1 the customer, ?2 the
+/// asking branch, ?3 the limit), at most `max`, and whether there are more.
+fn newest<T>(
+    conn: &Connection,
+    sql: &str,
+    (customer, this_branch): (CustomerId, BranchId),
+    max: u32,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<(Vec<T>, bool)> {
+    let rows = conn
+        .prepare_cached(sql)?
         .query_map(
-            params![
-                customer.to_string(),
-                this_branch.to_string(),
-                MAX_HISTORY_LEDGER + 1
-            ],
-            |r| {
-                let currency = parsed(r, 3)?;
-                Ok(HistoryLedgerEntry {
-                    id: parsed(r, 0)?,
-                    kind: enum_col(r, 1, LedgerKind::parse)?,
-                    amount: money(r, 2, currency)?,
-                    method: match r.get::<_, Option<String>>(4)? {
-                        None => None,
-                        Some(_) => Some(enum_col(r, 4, PaymentMethod::parse)?),
-                    },
-                    reference: r.get(5)?,
-                    branch: branch_of(r, 6)?,
-                    created_at: ts(r, 9)?,
-                    sale_id: parsed_opt(r, 10)?,
-                    this_branch: r.get(11)?,
-                })
-            },
+            params![customer.to_string(), this_branch.to_string(), max + 1],
+            map,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(capped(rows, MAX_HISTORY_LEDGER))
+    Ok(capped(rows, max))
 }
 
 /// The ids merged into `customer` that this database knows

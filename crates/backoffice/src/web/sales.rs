@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
 use maud::{Markup, html};
-use pos_domain::{Currency, PaymentMethod, TimeZone, Timestamp};
+use pos_domain::{Currency, DeviceId, PaymentMethod, TimeZone, Timestamp};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use uuid::Uuid;
@@ -118,7 +118,7 @@ fn kind_label(kind: &str) -> &'static str {
 /// The device that recorded a sale: its code, or "Back Office" for the nil
 /// device (a sale recorded by the server itself).
 fn till_label(device_id: &str, code: Option<&str>) -> String {
-    if device_id == Uuid::nil().to_string() {
+    if device_id == DeviceId::BACK_OFFICE.to_string() {
         return "Back Office".to_string();
     }
     match code {

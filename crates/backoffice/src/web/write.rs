@@ -20,7 +20,7 @@ use crate::db::{SERVER_NODE, server_hlc};
 
 /// The device id dashboard writes carry (in stock movements, expenses and
 /// the change feed's `origin`): the nil UUID, "the Back Office itself".
-pub const DASHBOARD_DEVICE: DeviceId = DeviceId::from_uuid(Uuid::nil());
+pub const DASHBOARD_DEVICE: DeviceId = DeviceId::BACK_OFFICE;
 
 /// The branch given to writes of shared records (products, users, settings…),
 /// which no branch check looks at.
